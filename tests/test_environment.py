@@ -1,0 +1,69 @@
+"""One lock is the truth: environment.yml and binder/ are derived from it and stay in sync."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import lockfile  # noqa: E402
+
+
+def test_environment_files_match_the_lock() -> None:
+    problems = lockfile.drift()
+    assert not problems, "\n".join(problems) + "\nrun `python scripts/lockfile.py export`"
+
+
+def test_drift_is_detected(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "environment.yml"
+    text = (ROOT / "environment.yml").read_text()
+    zarr = lockfile.pins_in_lock()["zarr"]
+    bad.write_text(text.replace(f"zarr=={zarr}", "zarr==3.0.0"))
+    monkeypatch.setattr(lockfile, "ENV_FILES", {bad: True})
+    monkeypatch.setattr(lockfile, "ROOT", tmp_path)
+    assert any("zarr is 3.0.0" in p for p in lockfile.drift())
+
+
+def test_installed_versions_are_the_locked_ones() -> None:
+    locked = lockfile.pins_in_lock()
+    for name in ["icechunk", "virtualizarr", "zarr", "xarray", "rioxarray", "obstore", "dask", "moto"]:
+        assert version(name) == locked[name], f"{name} {version(name)} is installed, the lock says {locked[name]}"
+
+
+def test_current_major_versions() -> None:
+    majors = {name: int(version(name).split(".")[0]) for name in ["icechunk", "virtualizarr", "zarr"]}
+    assert majors == {"icechunk": 2, "virtualizarr": 2, "zarr": 3}
+    assert sys.version_info >= (3, 12)
+
+
+def test_binder_is_self_contained() -> None:
+    # repo2docker reads only binder/ when it exists: the environment and the post-build step.
+    assert (ROOT / "binder" / "environment.yml").exists()
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post and "utils.sample_data" in post
+    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "binder/postBuild must be executable"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./course.sh test" in readme and "./course.sh test" in ci
+    assert "./course.sh lab" in readme or "./course.sh\n" in readme
+
+
+def test_lock_is_current_with_pyproject() -> None:
+    # Every direct dependency is in the lock.
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    locked = lockfile.pins_in_lock()
+    for dep in deps:
+        name = lockfile.normalize(re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0])
+        assert name in locked, f"{name} is in pyproject.toml but not in uv.lock: run `uv lock`"
+
+
+def test_setup_script_is_valid_bash() -> None:
+    subprocess.run(["bash", "-n", str(ROOT / "course.sh")], check=True)
