@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,15 +29,15 @@ def notebooks() -> list[Path]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    scratch_root = Path(tempfile.mkdtemp(prefix="course-test-scratch-"))
+    config.add_cleanup(lambda: shutil.rmtree(scratch_root, ignore_errors=True))
+    os.environ["COURSE_SCRATCH_DIR"] = str(scratch_root / "session")
     if os.environ.get("COURSE_NO_OFFLINE_GUARD") == "1":
         return
     paths = [str(GUARD_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     sys.path.insert(0, str(GUARD_DIR))
-    import sitecustomize  # noqa: F401  (installs the guard in this process)
-
-    scratch_root = Path(config._tmp_path_factory.mktemp("course-scratch", numbered=True))  # type: ignore[attr-defined]
-    os.environ["COURSE_SCRATCH_DIR"] = str(scratch_root)
+    import course_offline_guard  # noqa: F401  (installs the guard in this process)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -24,9 +24,13 @@ def test_drift_is_detected(tmp_path: Path, monkeypatch) -> None:  # type: ignore
     text = (ROOT / "environment.yml").read_text()
     zarr = lockfile.pins_in_lock()["zarr"]
     bad.write_text(text.replace(f"zarr=={zarr}", "zarr==3.0.0"))
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / "uv.lock").write_text((ROOT / "uv.lock").read_text())
     monkeypatch.setattr(lockfile, "ENV_FILES", {bad: True})
     monkeypatch.setattr(lockfile, "ROOT", tmp_path)
-    assert any("zarr is 3.0.0" in p for p in lockfile.drift())
+    monkeypatch.setattr(lockfile, "LOCK", tmp_path / "uv.lock")
+    problems = lockfile.drift()
+    assert problems == ["environment.yml: zarr is 3.0.0, uv.lock has " + zarr], problems
 
 
 def test_installed_versions_are_the_locked_ones() -> None:

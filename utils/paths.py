@@ -36,9 +36,17 @@ def scratch(name: str, *, clean: bool = True) -> Path:
 
 
 def display(path: str | os.PathLike[str]) -> str:
-    """Show ``path`` relative to the repository root when it lies inside it."""
-    p = Path(path)
-    try:
-        return p.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return p.as_posix()
+    """Show ``path`` as the course names it: relative to the repository root.
+
+    Paths below the scratch and sample folders show as ``data/scratch/...`` and
+    ``data/sample/...`` even when the tests moved those folders elsewhere, so a
+    notebook's printed output is the same on every machine.
+    """
+    p = Path(path).resolve()
+    for root, name in ((SCRATCH_DIR, "data/scratch"), (SAMPLE_DIR, "data/sample"), (REPO_ROOT, "")):
+        try:
+            rel = p.relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            continue
+        return "/".join(part for part in (name, rel) if part and part != ".") or "."
+    return Path(path).as_posix()
