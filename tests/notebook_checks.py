@@ -93,6 +93,9 @@ def execute(source: Path, target: Path, *, scratch: Path | None = None) -> Any:
 def strip_volatile_metadata(nb: Any) -> None:
     """Drop papermill/nbclient timestamps and paths so re-executing changes only outputs."""
     nb.metadata.pop("papermill", None)
+    # Saved widget state (ipyleaflet maps) holds the kernel's tile-server URLs, with this
+    # machine's paths in them; a reader's browser cannot use it without the kernel anyway.
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

@@ -14,6 +14,7 @@ from notebook_checks import CHECK_TAG, output_text, read, tags
 NOTEBOOKS = notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(/tmp|/var/folders|/private|/home|/root|/Users|/work|/opt)/[\w.\-]")
+URL_ENCODED_PATH = re.compile(r"%2F(tmp|var|private|home|root|Users|work|opt)%2F", re.IGNORECASE)
 ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 HEADINGS = ["learning objectives", "prerequisites", "time to learn", "key points", "what's next", "further reading"]
 
@@ -48,10 +49,12 @@ def test_outputs_committed_and_clean(notebook: Path) -> None:
     assert not not_run, f"cells {not_run} have not been executed; run `./course.sh execute {notebook.name}`"
     assert any(c.outputs for c in code), "the notebook is committed without outputs"
     assert not ABSOLUTE_PATH.search(raw), f"absolute path in {notebook.name}: {ABSOLUTE_PATH.search(raw)}"
+    assert not URL_ENCODED_PATH.search(raw), f"URL-encoded absolute path in {notebook.name}"
     assert not ADDRESS.search(raw), f"memory address in {notebook.name}: {ADDRESS.search(raw)}"
     outputs = "".join(output_text(c) for c in code)
     assert not leaked_secrets(outputs), f"secret-looking values printed in {notebook.name}: {leaked_secrets(outputs)}"
     assert "papermill" not in json.loads(raw)["metadata"], "volatile papermill metadata is committed"
+    assert "widgets" not in json.loads(raw)["metadata"], "saved widget state is committed"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
