@@ -288,10 +288,31 @@ class _Counting:
         self.server = server
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        # A response is logged as soon as its headers are set, before the client can see any of
+        # it, so a snapshot taken right after a read always includes that read. Its size comes
+        # from Content-Length; only a response without one is logged after its body is sent.
+        logged = [False]
+
+        def entry(status: int, sent: int) -> tuple[Any, ...]:
+            return (
+                self.server,
+                environ["REQUEST_METHOD"],
+                environ.get("RAW_URI") or environ.get("PATH_INFO", ""),
+                status,
+                environ.get("HTTP_RANGE"),
+                sent,
+                int(environ.get("CONTENT_LENGTH") or 0),
+            )
+
         status = [0]
 
         def recording_start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[0] = int(line.split(" ", 1)[0])
+            length = next((v for k, v in headers if k.lower() == "content-length"), None)
+            if length is not None and not logged[0]:
+                sent = 0 if environ["REQUEST_METHOD"] == "HEAD" else int(length)
+                self.log.append(entry(status[0], sent))
+                logged[0] = True
             return start_response(line, headers, exc_info)
 
         body = self.app(environ, recording_start_response)
@@ -304,17 +325,8 @@ class _Counting:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            self.log.append(
-                (
-                    self.server,
-                    environ["REQUEST_METHOD"],
-                    environ.get("RAW_URI") or environ.get("PATH_INFO", ""),
-                    status[0],
-                    environ.get("HTTP_RANGE"),
-                    sent,
-                    int(environ.get("CONTENT_LENGTH") or 0),
-                )
-            )
+            if not logged[0]:
+                self.log.append(entry(status[0], sent))
 
 
 # Query keys that make a GET read a bucket's or object's configuration rather than its data.
