@@ -337,9 +337,12 @@ def test_generate_force_and_stale_manifest(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from utils import ocean_model
+
     monkeypatch.setattr(sd, "_targets", lambda r: {sd.era_path(r).relative_to(r).as_posix(): ("era",)})
+    monkeypatch.setattr(ocean_model, "MONTHS", ocean_model.MONTHS[:1])
     assert sd.main(["--root", str(tmp_path), "--workers", "1"]) == 0
-    assert "wrote 1 file(s), skipped 0" in capsys.readouterr().out
+    assert "wrote 5 file(s), skipped 0" in capsys.readouterr().out  # the ERA file, 4 ocean-model files
     assert sd.main(["--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "wrote 0 file(s), skipped 1" in out and "MB on disk" in out
+    assert "wrote 0 file(s), skipped 5" in out and "MB on disk" in out

@@ -49,7 +49,8 @@ ERA-Interim monthly extract (netCDF3)
     as int16 with negative scale factors, on month x level x latitude x
     longitude), on a coarser 1.5 degree grid.
 
-Run ``python -m utils.sample_data`` (``--force`` rewrites everything).
+Run ``python -m utils.sample_data`` (``--force`` rewrites everything): it makes all of the
+above and the ocean-model file sets of :mod:`utils.ocean_model` (:func:`generate_all`).
 """
 
 from __future__ import annotations
@@ -1148,6 +1149,29 @@ def generate(
     return summary
 
 
+def generate_all(
+    root: Path | str = SAMPLE_DIR, force: bool = False, *, workers: int | None = None, verbose: bool = False
+) -> GenerationSummary:
+    """Everything the course reads: :func:`generate`, then the ocean-model file sets.
+
+    The ocean-model files (:mod:`utils.ocean_model`, for notebooks 05 and 06) keep their own
+    manifest in their bucket folder; they are listed here with their bucket prefix.
+    """
+    from utils import ocean_model
+
+    start = time.perf_counter()
+    summary = generate(root, force, workers=workers, verbose=verbose)
+    ocean = ocean_model.ensure_files(root, force=force)
+    if verbose:
+        for rel in ocean.written:
+            print(f"  wrote {ocean_model.BUCKET}/{rel}")
+    summary.written = sorted(summary.written + [f"{ocean_model.BUCKET}/{rel}" for rel in ocean.written])
+    summary.skipped += [f"{ocean_model.BUCKET}/{rel}" for rel in ocean.present]
+    summary.bytes_on_disk += ocean.bytes_on_disk
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
 def _run_all(jobs: list[tuple], workers: int | None) -> list[dict[str, str]]:
     """Run jobs in up to ``workers`` processes (serially if that fails)."""
     import multiprocessing
@@ -1177,7 +1201,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rewrite every file")
     parser.add_argument("--workers", type=int, default=None, help="processes to use (default: up to 2)")
     args = parser.parse_args(None if argv is None else list(argv))
-    summary = generate(args.root, force=args.force, workers=args.workers, verbose=True)
+    summary = generate_all(args.root, force=args.force, workers=args.workers, verbose=True)
     print(summary)
     return 0
 
