@@ -56,7 +56,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     placed: set[Path] = set()
     for item in rest:
         ordered.append(item)
-        nb = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
+        if getattr(item, "originalname", None) != "test_notebook_runs_alone":
+            continue
+        nb = item.callspec.params.get("notebook")
         if nb is not None and Path(nb).resolve() in by_notebook and Path(nb).resolve() not in placed:
             ordered.extend(by_notebook[Path(nb).resolve()])
             placed.add(Path(nb).resolve())
