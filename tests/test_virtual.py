@@ -129,7 +129,9 @@ def test_round_trip_through_icechunk(nc4_file: Path, tmp_path: Path) -> None:
         xr.testing.assert_allclose(back.load(), original.load())
 
 
-def test_unauthorized_container_is_refused(nc4_file: Path, tmp_path: Path) -> None:
+def _opened_without_authorization(nc4_file: Path, tmp_path: Path) -> xr.Dataset:
+    """Commit a virtual dataset of ``nc4_file``, then open the repository as a stranger would:
+    without authorizing its virtual chunk container."""
     folder = nc4_file.parent
     vds = vz.open_virtual_dataset(virtual.file_url(nc4_file), registry=virtual.local_registry(folder),
                                   parser=HDFParser())
@@ -137,9 +139,12 @@ def test_unauthorized_container_is_refused(nc4_file: Path, tmp_path: Path) -> No
     session = repo.writable_session("main")
     vds.vz.to_icechunk(session.store)
     session.commit("virtual")
-
     stranger = icechunk.Repository.open(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
-    ds = xr.open_zarr(stranger.readonly_session("main").store, consolidated=False, chunks=None)
+    return xr.open_zarr(stranger.readonly_session("main").store, consolidated=False, chunks=None)
+
+
+def test_unauthorized_container_is_refused(nc4_file: Path, tmp_path: Path) -> None:
+    ds = _opened_without_authorization(nc4_file, tmp_path)
     with pytest.raises(icechunk.IcechunkError, match="authorize"):
         ds["sst"].values
 
@@ -227,15 +232,7 @@ def test_hide_paths_keeps_the_error_type_and_drops_the_path() -> None:
 
 
 def test_hide_paths_with_an_icechunk_error(nc4_file: Path, tmp_path: Path) -> None:
-    folder = nc4_file.parent
-    vds = vz.open_virtual_dataset(virtual.file_url(nc4_file), registry=virtual.local_registry(folder),
-                                  parser=HDFParser())
-    repo = _repo(tmp_path / "repo", folder)
-    session = repo.writable_session("main")
-    vds.vz.to_icechunk(session.store)
-    session.commit("virtual")
-    stranger = icechunk.Repository.open(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
-    ds = xr.open_zarr(stranger.readonly_session("main").store, consolidated=False, chunks=None)
+    ds = _opened_without_authorization(nc4_file, tmp_path)
     with pytest.raises(icechunk.IcechunkError):
         with virtual.hide_paths():
             ds["sst"].values
