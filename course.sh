@@ -6,6 +6,7 @@
 #   ./course.sh setup      set everything up and stop (for scripts and hub images)
 #   ./course.sh test [ARGS] set everything up, then run the whole test suite (ARGS go to pytest)
 #   ./course.sh execute [NOTEBOOK...]  re-execute notebooks in place, so their outputs are committed
+#   ./course.sh learner [FOLDER]  learner copies of the notebooks (no solutions, no outputs) in learner/
 #   ./course.sh bench      set up, then run the benchmark script
 #
 # Setting up means: find (or provision) a Python >= 3.12, create .venv, install the pinned
@@ -135,14 +136,16 @@ netns_works() {
 }
 
 run_tests() {
+    # Notebooks run in parallel, one per core; each keeps its papermill-then-nbval order (tests/conftest.py).
+    PARALLEL="-n ${COURSE_TEST_WORKERS:-auto} --dist loadgroup"
     if netns_works; then
         say "running the tests in a network namespace that has only loopback"
         export COURSE_NETNS=1
         exec unshare -rn sh -c 'ip link set lo up && exec "$@"' sh \
-            "$VENV/bin/python" -m pytest "$@"
+            "$VENV/bin/python" -m pytest $PARALLEL "$@"
     fi
     say "running the tests (no network namespace here; the Python-level offline guard still applies)"
-    exec "$VENV/bin/python" -m pytest "$@"
+    exec "$VENV/bin/python" -m pytest $PARALLEL "$@"
 }
 
 cmd="${1:-lab}"
@@ -159,7 +162,11 @@ case "$cmd" in
         ;;
     execute)
         setup
-        exec "$VENV/bin/python" scripts/execute_notebooks.py "$@"
+        exec "$VENV/bin/python" -m utils.machinery.notebooks execute "$@"
+        ;;
+    learner)
+        setup
+        exec "$VENV/bin/python" -m utils.machinery.notebooks learner "$@"
         ;;
     bench)
         setup

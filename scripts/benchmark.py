@@ -49,7 +49,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 VIRTUAL_BUDGET = 1.3  # reading through references costs at most this many times a direct read
@@ -223,60 +222,42 @@ def bench_sample_data(args: argparse.Namespace) -> list[Row]:
 # notebooks: executing the whole course
 # --------------------------------------------------------------------------------------------
 
-# Executes one notebook in a fresh process (so its kernel's peak memory can be told apart) and
-# prints {"seconds": ..., "errors": [...], "peak_mb": ...} as its last line.
-_RUN_ONE = r"""
-import json, os, resource, sys, time
-from pathlib import Path
-sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
-import papermill
-from notebook_checks import RAISES_TAG, execute, read, tags
-source, target, scratch = (Path(a) for a in sys.argv[2:5])
-start = time.perf_counter()
-try:
-    execute(source, target, scratch=scratch)
-except papermill.PapermillExecutionError:
-    pass  # papermill also raises for cells tagged raises-exception; the check below tells them apart
-took = time.perf_counter() - start
-nb = read(target) if target.exists() else None
-errors = [] if nb is not None else ["no output notebook"]
-for i, cell in enumerate(nb.cells if nb is not None else []):
-    if cell.cell_type == "code" and RAISES_TAG not in tags(cell) and "papermill-error-cell-tag" not in tags(cell):
-        errors += [f"cell {i}: {o.ename}" for o in cell.get("outputs", []) if o.output_type == "error"]
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, a child of this process
-print(json.dumps({"seconds": took, "errors": errors, "peak_mb": peak_kb / 1024}))
-"""
+def _first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    text = lines[0].strip() if lines else "(comments only)"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-@benchmark("notebooks", "execute every notebook (into a temporary folder) and time each")
+@benchmark("notebooks", "execute every notebook, one after another: wall time, slowest cells, peak memory")
 def bench_notebooks(args: argparse.Namespace) -> list[Row]:
-    from conftest import GUARD_DIR, notebooks
+    """Each notebook as a learner waits for it: the wall time, the three slowest cells (with their first
+    line) and the peak memory of everything the kernel runs (the kernel, the local cloud's process,
+    Dask workers: what a hub must give each learner's server), in one run."""
+    from utils.machinery import notebooks as nbs
 
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_DIR), env.get("PYTHONPATH")]))
-    rows, total = [], 0.0
+    rows, total, peak_all = [], 0.0, 0
     with tempfile.TemporaryDirectory(prefix="course-bench-notebooks-") as tmp:
-        for nb in notebooks():
+        for nb in nbs.select(args.notebooks):
             scratch = Path(tmp) / "scratch" / nb.stem
             scratch.mkdir(parents=True)
-            done = subprocess.run(
-                [sys.executable, "-c", _RUN_ONE, str(ROOT), str(nb), str(Path(tmp) / nb.name), str(scratch)],
-                cwd=ROOT, env=env, capture_output=True, text=True,
-            )
+            start = time.perf_counter()
             try:
-                result = json.loads(done.stdout.strip().splitlines()[-1])
-            except (IndexError, json.JSONDecodeError):
-                rows.append(Row("notebooks", nb.name, f"could not run: {done.stderr.strip()[-300:]}", status="FAIL"))
+                done = nbs.execute(nb, Path(tmp) / nb.name, scratch=scratch, measure=True)
+            except Exception as err:  # papermill's error names the cell
+                rows.append(Row("notebooks", nb.name, f"failed: {str(err).strip()[-300:]}", status="FAIL"))
                 continue
-            total += result["seconds"]
-            ok_memory = result["peak_mb"] <= NOTEBOOK_MEMORY_BUDGET_MB
-            status = "FAIL" if result["errors"] else verdict(ok_memory)
-            detail = f"{seconds(result['seconds'])}, peak {result['peak_mb']:.0f} MB"
-            if result["errors"]:
-                detail += f"; errors: {', '.join(result['errors'][:3])}"
-            rows.append(Row("notebooks", nb.name, detail, f"<= {NOTEBOOK_MEMORY_BUDGET_MB:.0f} MB", status))
-    rows.append(Row("notebooks", f"total ({len(rows)} notebooks)", seconds(total),
-                    f"<= {NOTEBOOKS_BUDGET_S:.0f} s", verdict(total <= NOTEBOOKS_BUDGET_S)))
+            took = time.perf_counter() - start
+            total += took
+            peak = done.metadata.get("course_peak_bytes", 0)
+            peak_all = max(peak_all, peak)
+            slow = sorted(((c.metadata.get("course_seconds", 0.0), i, c) for i, c in enumerate(done.cells)
+                           if c.cell_type == "code"), key=lambda t: t[0], reverse=True)[:3]
+            cells = "; ".join(f"{s:.1f} s [{i}] {_first_line(c.source)}" for s, i, c in slow)
+            ok = peak / 1e6 <= NOTEBOOK_MEMORY_BUDGET_MB
+            rows.append(Row("notebooks", nb.name, f"{seconds(took)}, peak {peak / 2**20:.0f} MiB; slowest: {cells}",
+                            f"<= {NOTEBOOK_MEMORY_BUDGET_MB:.0f} MB", verdict(ok)))
+    rows.append(Row("notebooks", f"total ({len(rows)} notebooks), highest peak {peak_all / 2**20:.0f} MiB",
+                    seconds(total), f"<= {NOTEBOOKS_BUDGET_S:.0f} s", verdict(total <= NOTEBOOKS_BUDGET_S)))
     return rows
 
 
@@ -418,6 +399,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions where repeating makes sense")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--notebook", dest="notebooks", action="append", default=[],
+                        help="with `notebooks`: only this notebook (e.g. 02; repeatable)")
     args = parser.parse_args(argv)
     if args.list:
         for b in BENCHMARKS.values():

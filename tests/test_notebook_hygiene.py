@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import notebooks
-from notebook_checks import CHECK_TAG, output_text, read, tags
+from utils.machinery.notebooks import notebooks
+from utils.machinery.notebooks import TEACHING as CHECK_TAG, output_text, read, tags
 
 NOTEBOOKS = notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
