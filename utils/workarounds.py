@@ -1,0 +1,103 @@
+"""Work-arounds for upstream problems the course runs into, one function each.
+
+Each is tested in ``tests/test_workarounds.py`` by a test that fails once upstream changes, so that
+the work-around can go. Lessons call them by name, so you can see where each one is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+
+import numpy as np
+from virtualizarr.parsers import NetCDF3Parser as _NetCDF3Parser
+
+#: Icechunk 2.3 logs two warnings for every repository in a local folder: that the local file system
+#: is unsafe for concurrent commits (true, and irrelevant to one writer), and one about a storage
+#: setting nobody chose. The filter keeps every other warning.
+ICECHUNK_LOG = "warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error"
+
+
+def quiet_icechunk_local_warnings() -> None:
+    """Silence exactly those two log messages, here and in processes started later (Dask workers)."""
+    import icechunk
+
+    os.environ["ICECHUNK_LOG"] = ICECHUNK_LOG
+    icechunk.set_logs_filter(ICECHUNK_LOG)
+
+
+class NetCDF3Parser(_NetCDF3Parser):
+    """VirtualiZarr's netCDF3 parser, accepting ``_FillValue = NaN`` on integer variables.
+
+    Some netCDF3 files (ERA-Interim's among them) declare a NaN fill value on packed int16
+    variables; VirtualiZarr 2.8 then fails with "cannot convert float NaN to integer". An integer
+    is never NaN, so the attribute masks nothing: this parser drops it and is otherwise upstream's.
+    """
+
+    def __call__(self, url, registry):
+        from virtualizarr.parsers import netcdf3
+
+        original = netcdf3._parse_header
+
+        def parse(reader):
+            header = original(reader)
+            for i, var in enumerate(header.variables):
+                fill = var.attributes.get("_FillValue")
+                if np.dtype(var.dtype).kind in "iu" and _is_nan(fill):
+                    attributes = {k: v for k, v in var.attributes.items() if k != "_FillValue"}
+                    header.variables[i] = dataclasses.replace(var, attributes=attributes)
+            return header
+
+        netcdf3._parse_header = parse
+        try:
+            return super().__call__(url, registry)
+        finally:
+            netcdf3._parse_header = original
+
+
+def _is_nan(value) -> bool:
+    try:
+        return value is not None and np.size(value) == 1 and math.isnan(float(np.ravel(value)[0]))
+    except (TypeError, ValueError):
+        return False
+
+
+def drop_nan_attrs(ds):
+    """``ds`` without NaN-valued attributes, which Icechunk refuses ("bad metadata"): JSON has no NaN.
+
+    xarray ignores a NaN fill value on integers when it decodes, so nothing read changes. Each
+    dropped attribute is named in a warning.
+    """
+    ds = ds.copy()
+    for name, obj in [(None, ds), *ds.variables.items()]:
+        nan = [key for key, value in obj.attrs.items() if _is_nan(value)]
+        for key in nan:
+            del obj.attrs[key]
+        if nan:
+            warnings.warn(f"dropped NaN attribute(s) {nan} of {name or 'the dataset'}: Icechunk stores "
+                          "attributes as JSON, which has no NaN", stacklevel=2)
+    return ds
+
+
+def check_byte_ranges(vds, registry) -> None:
+    """Fail, naming the file, when a virtual reference points past the end of its file.
+
+    VirtualiZarr reads only headers, so a truncated netCDF3 file or TIFF virtualizes without error,
+    and reading fails much later with an Icechunk ``StorageError``. This compares every reference's
+    end with the size of its file.
+    """
+    import obstore
+
+    sizes: dict[str, int] = {}
+    for name, var in vds.variables.items():
+        manifest = getattr(var.data, "manifest", None)
+        for entry in (manifest.values() if manifest is not None else []):
+            path, end = entry["path"], entry["offset"] + entry["length"]
+            if path not in sizes:
+                store, key = registry.resolve(path)
+                sizes[path] = obstore.head(store, str(key))["size"]
+            if end > sizes[path]:
+                raise ValueError(f"{path} is {sizes[path]:,} bytes, but variable {name!r} has a chunk up to byte "
+                                 f"{end:,}: the file is truncated or damaged. Download or make it again.")
