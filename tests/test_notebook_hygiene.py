@@ -57,14 +57,33 @@ def test_outputs_committed_and_clean(notebook: Path) -> None:
     assert "widgets" not in json.loads(raw)["metadata"], "saved widget state is committed"
 
 
+SECTION = re.compile(r"^## (\d+)\. .*\((core|optional), (\d+) min\)\s*$", re.M)
+TIME_TO_LEARN = re.compile(r"(\d+) minutes: (\d+) core(?:, (\d+) optional)?")
+STARS = ("★☆☆", "★★☆", "★★★")
+ALLOWED_UTILS = re.compile(r"^\s*(from utils import (data|local_cloud|workarounds)(, (data|local_cloud|workarounds))*"
+                           r"|from utils\.(data|local_cloud|workarounds) import .*|import utils\.(data|local_cloud|workarounds))\s*$")
+
+
+def markdown_of(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def section_minutes(nb) -> dict[str, int]:
+    """Core and optional minutes of the numbered sections."""
+    minutes = {"core": 0, "optional": 0}
+    for _, mark, n in SECTION.findall(markdown_of(nb)):
+        minutes[mark] += int(n)
+    return minutes
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_anatomy(notebook: Path) -> None:
     nb = read(notebook)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "starts with a title"
-    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    markdown = markdown_of(nb)
     for heading in HEADINGS:
-        assert heading in markdown, f"{notebook.name} lacks a '{heading}' section"
-    assert "overview" in markdown
+        assert heading in markdown.lower(), f"{notebook.name} lacks a '{heading}' section"
+    assert "overview" in markdown.lower()
     params = [c for c in nb.cells if "parameters" in tags(c)]
     assert len(params) == 1 and params[0].cell_type == "code", "one code cell tagged 'parameters'"
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -72,15 +91,62 @@ def test_anatomy(notebook: Path) -> None:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_exercises_have_hidden_checked_solutions(notebook: Path) -> None:
+def test_sections_are_marked_core_or_optional_and_add_up(notebook: Path) -> None:
     nb = read(notebook)
-    for i, cell in enumerate(nb.cells):
-        if "exercise" not in tags(cell):
-            continue
+    numbered = re.findall(r"^## \d+\..*$", markdown_of(nb), re.M)
+    marked = SECTION.findall(markdown_of(nb))
+    assert numbered and len(marked) == len(numbered), (
+        f"every numbered section needs '(core, N min)' or '(optional, N min)': {numbered}")
+    stated = TIME_TO_LEARN.search(markdown_of(nb))
+    assert stated, "the time to learn reads like '35 minutes: 25 core, 10 optional'"
+    total, core, optional = (int(g or 0) for g in stated.groups())
+    minutes = section_minutes(nb)
+    assert (core, optional, total) == (minutes["core"], minutes["optional"], core + optional), (
+        f"time to learn says {stated.group(0)!r}, the sections add up to {minutes}")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_exercises_stand_alone(notebook: Path) -> None:
+    nb = read(notebook)
+    exercises = [i for i, c in enumerate(nb.cells) if "exercise" in tags(c)]
+    if notebook.name[:2] != "00":
+        assert len(exercises) >= 2, f"{notebook.name} has {len(exercises)} exercise(s); the core path needs 2 each"
+        prompts = [nb.cells[i - 1].source for i in exercises]
+        assert any("predict first" in p.lower() for p in prompts), "no exercise asks to predict first"
+    for i in exercises:
+        cell, prompt, solution = nb.cells[i], nb.cells[i - 1], nb.cells[i + 1]
         body = [line for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
         assert not body, f"exercise cell {i} must be empty for the learner (comments only)"
-        assert nb.cells[i - 1].cell_type == "markdown", f"exercise cell {i} needs a prompt before it"
-        solution = nb.cells[i + 1]
+        assert prompt.cell_type == "markdown" and "### Exercise" in prompt.source, f"exercise {i} needs a prompt"
+        assert any(star in prompt.source for star in STARS), f"exercise {i}'s prompt has no difficulty mark"
         assert "solution" in tags(solution), f"exercise cell {i} must be followed by a 'solution' cell"
         assert solution.metadata.get("jupyter", {}).get("source_hidden"), f"solution {i + 1} is not collapsed"
         assert "assert" in solution.source, f"solution {i + 1} checks nothing"
+        assert not solution.get("outputs"), f"solution {i + 1}'s committed output gives the answer away"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_scaffolding_stays_out_of_the_way(notebook: Path) -> None:
+    nb = read(notebook)
+    visible = [c for c in nb.cells if c.cell_type == "code" and not tags(c) & {"check", "solution"}
+               and not c.metadata.get("jupyter", {}).get("source_hidden")]
+    asserts = sum(line.lstrip().startswith("assert ") for c in visible for line in c.source.splitlines())
+    assert asserts <= 5, f"{asserts} asserts in cells a learner reads: keep those that prove the prose"
+    for i, cell in enumerate(nb.cells):
+        if "check" in tags(cell):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden"), f"check cell {i} is not collapsed"
+        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
+            if re.match(r"\s*(from|import) utils\b", line):
+                assert ALLOWED_UTILS.match(line), f"cell {i}: lessons import only utils.data, local_cloud, workarounds: {line}"
+
+
+GLOSSARY = Path(__file__).resolve().parent.parent / "GLOSSARY.md"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_glossary_links_resolve(notebook: Path) -> None:
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^###? (.+)$", GLOSSARY.read_text(), re.M)}
+    links = re.findall(r"GLOSSARY\.md#([\w\-]+)", markdown_of(read(notebook)))
+    assert links, f"{notebook.name} links no term to the glossary"
+    assert not set(links) - anchors, f"glossary anchors that do not exist: {set(links) - anchors}"
