@@ -5,6 +5,8 @@
 #   ./course.sh lab [ARGS] the same; ARGS go to `jupyter lab` (e.g. --no-browser --ip 0.0.0.0)
 #   ./course.sh setup      set everything up and stop (for scripts and hub images)
 #   ./course.sh test [ARGS] set everything up, then run the whole test suite (ARGS go to pytest)
+#   ./course.sh test --latest [ARGS]  the same against the newest releases of every dependency, in a
+#                          temporary environment (uv.lock untouched): run it before each workshop
 #   ./course.sh execute [NOTEBOOK...]  re-execute notebooks in place, so their outputs are committed
 #   ./course.sh learner [FOLDER]  learner copies of the notebooks (no solutions, no outputs) in learner/
 #   ./course.sh bench      set up, then run the benchmark script
@@ -148,6 +150,25 @@ run_tests() {
     exec "$VENV/bin/python" -m pytest $PARALLEL "$@"
 }
 
+# --- 4. the drift check: the whole suite against the newest releases ------------------------
+
+latest_env() {
+    # Resolve the newest releases of every dependency into a temporary environment; uv.lock stays.
+    local dir="${COURSE_LATEST_DIR:-$ROOT/.course/latest}"
+    rm -rf "$dir" && mkdir -p "$dir"
+    say "resolving the newest releases of the course's dependencies (uv.lock is not touched)"
+    "$VENV/bin/uv" pip compile pyproject.toml --upgrade --quiet --python "$VENV/bin/python" \
+        --output-file "$dir/requirements.txt" >&2 || die "could not resolve the newest releases (are you online?)"
+    "$VENV/bin/uv" venv --quiet --python "$VENV/bin/python" "$dir/venv" >&2
+    "$VENV/bin/uv" pip install --quiet --python "$dir/venv/bin/python" -r "$dir/requirements.txt" >&2 \
+        || die "could not install the newest releases (see above)"
+    "$VENV/bin/uv" pip install --quiet --python "$dir/venv/bin/python" --no-deps -e . >&2
+    "$VENV/bin/python" scripts/lockfile.py newer "$dir/requirements.txt" >&2
+    say "running the tests against them: what fails is what the next upgrade of uv.lock must fix"
+    VENV="$dir/venv"
+    export PATH="$VENV/bin:$PATH" JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+}
+
 cmd="${1:-lab}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -158,6 +179,10 @@ case "$cmd" in
     setup) setup ;;
     test)
         setup
+        if [ "${1:-}" = "--latest" ]; then
+            shift
+            latest_env
+        fi
         run_tests "$@"
         ;;
     execute)

@@ -3,6 +3,8 @@
     python scripts/lockfile.py export        rewrite environment.yml and binder/environment.yml
     python scripts/lockfile.py requirements  print pip requirement lines (the pip fallback of setup)
     python scripts/lockfile.py check         exit 1 when the derived files drift from the lock
+    python scripts/lockfile.py newer FILE    the packages whose version in FILE (pip requirements,
+                                             e.g. from `uv pip compile --upgrade`) differs from the lock
 
 After changing dependencies in ``pyproject.toml``: ``uv lock``, then ``export``, then commit all
 four files. ``tests/test_environment.py`` runs ``check``. Uses the standard library only, so the
@@ -126,6 +128,21 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "requirements":
         print("\n".join(requirement_lines(ROOT / "environment.yml")))
+        return 0
+    if cmd == "newer" and len(argv) == 3:
+        lock = tomllib.loads(LOCK.read_text())["package"]
+        locked: dict[str, set[str]] = {}
+        for package in lock:  # a package may be locked at two versions, for two Python versions
+            locked.setdefault(normalize(package["name"]), set()).add(package["version"])
+        changed = []
+        for line in Path(argv[2]).read_text().splitlines():
+            m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^ ;]+)", line)
+            name = normalize(m.group(1)) if m else ""
+            if m and m.group(2) not in locked.get(name, set()):
+                was = ", ".join(sorted(locked.get(name, {"new"})))
+                changed.append(f"  {name:28s} {was:>14s} -> {m.group(2)}")
+        print(f"{len(changed)} package(s) newer than uv.lock:" if changed else "every package is at its locked version")
+        print("\n".join(sorted(changed)))
         return 0
     if cmd == "check":
         problems = drift()

@@ -71,3 +71,22 @@ def test_lock_is_current_with_pyproject() -> None:
 
 def test_setup_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(ROOT / "course.sh")], check=True)
+
+
+def test_newer_releases_are_reported(tmp_path: Path) -> None:
+    """`./course.sh test --latest` prints which packages differ from the lock before it runs the suite."""
+    locked = lockfile.pins_in_lock()
+    latest = tmp_path / "requirements.txt"
+    latest.write_text(f"zarr==99.0.0\nicechunk=={locked['icechunk']}\nbrand-new-package==1.0\n")
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "lockfile.py"), "newer", str(latest)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "2 package(s) newer than uv.lock:", out
+    assert re.search(rf"zarr\s+{re.escape(locked['zarr'])} -> 99\.0\.0", out) and "brand-new-package" in out
+    assert "icechunk" not in out
+
+
+def test_latest_mode_does_not_touch_the_lock() -> None:
+    script = (ROOT / "course.sh").read_text()
+    body = script[script.index("latest_env() {"):script.index("\n}\n", script.index("latest_env() {"))]
+    assert "uv.lock" not in body.replace("uv.lock is not touched", "").replace("scripts/lockfile.py", "")
+    assert "pip compile pyproject.toml --upgrade" in body and "--output-file" in body
