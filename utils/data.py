@@ -17,6 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = Path(os.environ.get("COURSE_SAMPLE_DIR") or REPO / "data" / "sample")
 SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or REPO / "data" / "scratch")
+if {"#", "?"} & set(str(REPO)):
+    raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold "
+                       "(virtual references would point to the wrong file): rename or move the folder")
 _SETUP = "run `./course.sh setup` in the course folder (it makes the sample data), then run this cell again"
 
 
