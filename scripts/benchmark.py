@@ -19,7 +19,7 @@ Benchmarks:
   ``scale_factor`` in JSON, the files to float32), each timed from nothing (open + read); and
   ``packed, read only`` with both sources opened beforehand, which times only fetching and
   decompressing the bytes.
-- ``sample-data``: ``python -m utils.sample_data --force`` into a temporary folder (budget 20 s).
+- ``sample-data``: ``python -m utils.machinery.sample_data --force`` into a temporary folder (budget 20 s).
 - ``chunks``: chunk shape vs access pattern (notebook 06): a map (one day) and a point's time
   series (every day) on the OISST month in three layouts (A: the files' own chunks, through a
   virtual Icechunk store in the local cloud; B: a native copy chunked for time series; C: a
@@ -109,29 +109,32 @@ def bench_virtual(args: argparse.Namespace) -> list[Row]:
     import xarray as xr
     from virtualizarr.parsers import HDFParser
 
-    from utils import virtual
-    from utils.sample_data import OISST_BUCKET, OISST_MONTH, oisst_paths
-    from utils.paths import SAMPLE_DIR
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import LocalStore
 
-    icechunk.set_logs_filter("warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error")
-    paths = oisst_paths(OISST_MONTH)
+    from utils import data, workarounds
+
+    workarounds.quiet_icechunk_local_warnings()
+    paths = [data.oisst_path(day) for day in data.oisst_dates()]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         return [Row("virtual", "sample data", f"{len(missing)} OISST files missing: run ./course.sh setup",
                     status="FAIL")]
-    folder = SAMPLE_DIR / OISST_BUCKET
+    folder = data.SAMPLE_DIR / data.OISST_BUCKET
+    prefix = f"file://{folder.as_posix()}/"
     combine = dict(coords="minimal", compat="override", combine_attrs="override")
+    credentials = icechunk.containers_credentials({prefix: icechunk.credentials.LocalFileSystemAccess})
 
     with tempfile.TemporaryDirectory(prefix="course-bench-virtual-") as tmp:
         start = time.perf_counter()
         month = vz.open_virtual_mfdataset(
-            [virtual.file_url(p) for p in paths], registry=virtual.local_registry(folder), parser=HDFParser(),
+            [f"file://{p.as_posix()}" for p in paths], registry=ObjectStoreRegistry({prefix: LocalStore(folder)}),
+            parser=HDFParser(),
             combine="nested", concat_dim="time", **combine,
         )
         config = icechunk.RepositoryConfig.default()
-        config.set_virtual_chunk_container(virtual.local_container(folder))
+        config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(prefix, icechunk.local_filesystem_store(str(folder))))
         storage = icechunk.local_filesystem_storage(str(Path(tmp) / "virtual"))
-        credentials = virtual.local_credentials(folder)
         repo = icechunk.Repository.create(storage, config=config, authorize_virtual_chunk_access=credentials)
         session = repo.writable_session("main")
         month.vz.to_icechunk(session.store)
@@ -201,12 +204,12 @@ def bench_virtual(args: argparse.Namespace) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 
 
-@benchmark("sample-data", "python -m utils.sample_data --force into a temporary folder")
+@benchmark("sample-data", "python -m utils.machinery.sample_data --force into a temporary folder")
 def bench_sample_data(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="course-bench-sample-") as tmp:
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "utils.sample_data", "--root", tmp, "--force"],
+            [sys.executable, "-m", "utils.machinery.sample_data", "--root", tmp, "--force"],
             cwd=ROOT, capture_output=True, text=True,
         )
         took = time.perf_counter() - start
