@@ -102,7 +102,8 @@ def _kill_writers(spec: dict[str, Any]) -> None:
         history = [(s.id, s.message) for s in repo.ancestry(branch="main")]
         where = f"kill {kill + 1} of {KILLS} (seed {seed}): acknowledged up to {last_n}, history {history[:3]}"
         # at the last acknowledged snapshot, or at one complete commit after it
-        assert history[0][0] == last_snapshot or (history[1][0] == last_snapshot and history[0][1] == str(last_n + 1)), where
+        one_past = history[1][0] == last_snapshot and history[0][1] == str(last_n + 1)
+        assert history[0][0] == last_snapshot or one_past, where
         assert {s for _, s in acknowledged} <= {s for s, _ in history}, where  # every acknowledged commit is kept
         for snapshot, message in history[:2]:  # readable, each snapshot whole
             values = zarr.open_array(repo.readonly_session(snapshot_id=snapshot).store, path="counter", mode="r")[:]

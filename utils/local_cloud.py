@@ -1,9 +1,9 @@
 """The local cloud: an S3 endpoint and an HTTPS stand-in on this machine, so the course runs offline.
 
 ``cloud = local_cloud.start()`` starts it (or returns the running one); it stops with the kernel.
-Lessons make the same calls as on AWS, with the endpoint spelled out: ``endpoint_url=cloud.endpoint_url``
-(plain HTTP, path-style), ``region=cloud.region`` and the keys below. The buckets are the top-level
-folders of ``data/sample`` (real names and keys), ``course-scratch`` and ``course-public-stores``:
+Lessons make the calls they would make on AWS, with ``endpoint_url=cloud.endpoint_url`` (plain HTTP,
+path-style), ``region=cloud.region`` and the keys below. The buckets: the top-level folders of
+``data/sample`` (real names and keys, loaded when first used), ``course-scratch``, ``course-public-stores``.
 
     caller                   public buckets   protected buckets   course-scratch
     anonymous (unsigned)     read             refused             refused
@@ -51,15 +51,16 @@ class Keys(NamedTuple):
         return f"Keys(access_key_id={self.access_key_id!r}, secret_access_key=..., session_token=...)"
 
 
-# One request: server ("s3" or "http"), method, path (and query, as sent), status, the Range header,
-# bytes sent (the response body: what a reader downloaded), bytes received (what a writer uploaded).
+# server: "s3" or "http"; path: with the query, as sent; range: the Range header; bytes_sent: the
+# response body (what a reader downloaded); bytes_received: the request body (what a writer uploaded).
 RequestRecord = namedtuple("RequestRecord", "server method path status range bytes_sent bytes_received")
 Measurement = namedtuple("Measurement", "value stats seconds")  # what read() returned, RequestStats, time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RequestStats:
     records: tuple[RequestRecord, ...]
+    __repr__ = lambda self: f"<RequestStats: {self}>"  # noqa: E731
     count = property(lambda self: len(self.records))
     by_method = property(lambda self: dict(Counter(r.method for r in self.records)))
     range_gets = property(lambda self: sum(r.method == "GET" and r.range is not None for r in self.records))
@@ -157,9 +158,10 @@ def start(port: int | None = None, *, sample_dir: Path | str = SAMPLE_DIR) -> Lo
         process = subprocess.Popen(  # in its own session: Ctrl-C in a terminal must not stop it
             [sys.executable, "-m", "utils.machinery.cloud_server", config], cwd=REPO, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
-        answer = json.loads(process.stdout.readline() or '{"error": "its process ended (see the Jupyter log)"}')  # type: ignore
+        answer = json.loads(process.stdout.readline() or '{"error": "the helper process ended; see its errors above"}')
         if "error" in answer:
-            process.kill(), process.wait()
+            process.kill()
+            process.wait()
             raise LocalCloudError(answer["error"])
         _running = LocalCloud(process, answer["ok"], sample_dir)
         return _running

@@ -51,7 +51,9 @@ CONFIG_QUERIES = frozenset(
     "acl policy policyStatus tagging cors lifecycle encryption versioning website logging notification "
     "replication ownershipControls publicAccessBlock uploads uploadId object-lock legal-hold retention".split()
 )
-BAD_REQUEST = frozenset({"InvalidToken", "ExpiredToken", "InvalidRequest"})  # 400, not 403
+# The HTTP status of the S3 error codes the gatekeeper answers with; any other code is 403 Forbidden.
+STATUS = {"NoSuchBucket": "404 Not Found", "InvalidToken": "400 Bad Request", "ExpiredToken": "400 Bad Request",
+          "InvalidRequest": "400 Bad Request"}
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -67,8 +69,7 @@ def sample_buckets(root: Path) -> dict[str, Path]:
 
 def sample_file(root: Path, bucket_dir: Path, key: str) -> Path | None:
     """The file of ``key`` in a bucket folder, or None: hidden names and links out of ``root`` don't count."""
-    parts = key.split("/")
-    if not key or any(not p or p.startswith(".") for p in parts):
+    if not key or "\0" in key or any(not part or part.startswith(".") for part in key.split("/")):
         return None
     path = (bucket_dir / key).resolve()
     return path if path.is_relative_to(root) and path.is_file() else None
@@ -152,7 +153,7 @@ class Gatekeeper:
             self.cloud.load(environ["course.bucket"])
             return self.app(environ, start_response)
         code, message = refusal
-        status = "400 Bad Request" if code in BAD_REQUEST else "404 Not Found" if code == "NoSuchBucket" else "403 Forbidden"
+        status = STATUS.get(code, "403 Forbidden")
         body = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{escape(message)}</Message>'
             f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
@@ -174,7 +175,7 @@ class Gatekeeper:
         environ["course.bucket"] = bucket
         if bucket.startswith("moto-api"):
             return "AccessDenied", "moto's own routes are turned off in the local cloud."
-        if bucket and bucket not in cloud.buckets:
+        if bucket and bucket not in cloud.names:
             return "NoSuchBucket", "The specified bucket does not exist."
         query = {k for k, _ in parse_qsl(query_string, keep_blank_values=True)}
         auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -257,8 +258,8 @@ class Cloud:
         iam = iam_backends[ACCOUNT]["aws"]
         self.learner, self.provider = [self.user(iam, name) for name in ("course-learner", "course-provider")]
         self.earthdata_login = ("course-learner", secrets.token_urlsafe(12))
-        self.buckets = {*samples, SCRATCH_BUCKET, PUBLIC_STORES_BUCKET}
-        for bucket in sorted(self.buckets):
+        self.names = {*samples, SCRATCH_BUCKET, PUBLIC_STORES_BUCKET}  # every bucket
+        for bucket in sorted(self.names):
             self.s3.create_bucket(bucket, REGION)
             if bucket in PUBLIC_BUCKETS:  # moto checks the policy of a public dataset's bucket too
                 self.s3.put_bucket_policy(bucket, json.dumps(public_policy(bucket)).encode())
@@ -323,11 +324,11 @@ class Cloud:
         expiration = (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
         self.expirations[role.access_key_id] = expiration
         return {"accessKeyId": role.access_key_id, "secretAccessKey": role.secret_access_key,
-                "sessionToken": role.session_token, "expiration": expiration.isoformat()}  # fmt: skip
+                "sessionToken": role.session_token, "expiration": str(expiration)}  # as Earthdata writes it
 
-    def bucket_access(self) -> dict[str, str]:
+    def buckets(self) -> dict[str, str]:
         access = lambda b: "scratch" if b == SCRATCH_BUCKET else "public" if b in PUBLIC_BUCKETS else "protected"
-        return {bucket: access(bucket) for bucket in sorted(self.buckets)}
+        return {bucket: access(bucket) for bucket in sorted(self.names)}
 
     def settle(self, limit: float = 2.0) -> None:
         """Wait until no request is in flight (at most ``limit`` seconds)."""
@@ -395,15 +396,16 @@ def main() -> None:
         cloud = Cloud(root, samples, s3_sock, http_sock)
     except Exception as error:  # report it on every request, and stop listening
         failure = f"the local cloud's server could not start ({type(error).__name__}: {error})"
-        s3_sock.close(), http_sock.close()
-    ops = {"accounts": "accounts", "temporary_credentials": "temporary_credentials", "buckets": "bucket_access",
-           "snapshot": "snapshot", "reset": "reset"}  # fmt: skip
+        s3_sock.close()
+        http_sock.close()
     for line in sys.stdin:
         request = json.loads(line)
-        op = ops.get(request.pop("op"), "")
+        op = request.pop("op")
         try:
             if cloud is None:
                 raise LocalCloudError(f"{failure}; call local_cloud.start() again.")
+            if op not in {"accounts", "temporary_credentials", "buckets", "snapshot", "reset"}:
+                raise LocalCloudError(f"the local cloud has no request {op!r}")
             reply(ok=getattr(cloud, op)(**request))
         except Exception as error:  # report it, keep serving
             reply(error=str(error) if isinstance(error, LocalCloudError) else f"{type(error).__name__}: {error}")
