@@ -19,6 +19,7 @@ The process ends when stdin closes, on SIGTERM, or when its owner process has en
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import io
 import json
@@ -374,6 +375,10 @@ def watch_owner(owner: int) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
+    try:  # glibc: buffers from 128 KiB up come from mmap, so object bodies go back to the system when freed
+        ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (fixed: no longer raised on each free)
+    except (OSError, AttributeError):  # not glibc
+        pass
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever else gets printed must not garble the replies
 
