@@ -7,8 +7,8 @@ listen on loopback:
   :class:`Gatekeeper`, which enforces the access table of :mod:`utils.local_cloud`, checks every
   SigV4 signature with moto's own verifier, and accepts only the endpoint's own ``Host`` and the
   known buckets, so the bucket it checks is the bucket moto acts on. A sample-data bucket (a
-  top-level folder of the sample tree) is loaded into moto's backend the first time a request
-  names it: starting uploads nothing.
+  top-level folder of the sample tree) is loaded into moto's backend (in memory) the first time a
+  request names it: starting uploads nothing, and the helper holds only the buckets a notebook uses.
 * **HTTP**: the sample tree, read-only, with byte ranges (the stand-in for files served over
   HTTPS), and ``/s3credentials``: Earthdata-style temporary keys for a basic-auth login.
 
