@@ -299,7 +299,8 @@ class Cloud:
                 raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
             if request.path == "/s3credentials":
                 auth = request.authorization
-                if auth is None or (auth.username, auth.password) != self.earthdata_login:
+                given = f"{auth.username}:{auth.password}" if auth else ""
+                if not secrets.compare_digest(given.encode(), ":".join(self.earthdata_login).encode()):
                     raise Unauthorized("Log in with the Earthdata login (HTTP basic auth).",
                                        www_authenticate=WWWAuthenticate("basic", {"realm": "Earthdata Login"}))
                 credentials = json.dumps(self.temporary_credentials(3600))
