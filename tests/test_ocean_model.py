@@ -142,8 +142,9 @@ def test_stale_manifest_or_force_rewrites_everything(tmp_path: Path) -> None:
 
 
 def test_the_local_cloud_serves_the_files_but_not_the_manifest(root: Path) -> None:
-    from utils.local_cloud import _bucket_folders
+    from utils.machinery.cloud_server import sample_buckets, sample_file
 
-    assert om.BUCKET in [folder.name for folder in _bucket_folders(root)]  # a valid bucket name
+    assert om.BUCKET in sample_buckets(root)  # a valid bucket name
     hidden = [p for p in (root / om.BUCKET).rglob("*") if p.name.startswith(".")]
-    assert [p.name for p in hidden] == [".ocean_model.json"]  # hidden files are not uploaded
+    assert [p.name for p in hidden] == [".ocean_model.json"]
+    assert sample_file(root.resolve(), root / om.BUCKET, ".ocean_model.json") is None  # hidden files are not served
