@@ -7,6 +7,8 @@
 #   ./course.sh test [ARGS] set everything up, then run the whole test suite (ARGS go to pytest)
 #   ./course.sh execute [NOTEBOOK...]  re-execute notebooks in place, so their outputs are committed
 #   ./course.sh bench      set up, then run the benchmark script
+#   ./course.sh site [--check-links]  build the course as a static site into _build/site (offline;
+#                          --check-links checks its external links instead, which needs the internet)
 #
 # Setting up means: find (or provision) a Python >= 3.12, create .venv, install the pinned
 # lock (uv.lock) with uv, falling back to pip, install the course's `utils` package, and make
@@ -165,6 +167,10 @@ case "$cmd" in
         setup
         exec "$VENV/bin/python" scripts/benchmark.py "$@"
         ;;
-    -h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+    site)
+        setup
+        exec "$VENV/bin/python" site/build.py "$@"
+        ;;
+    -h|--help|help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd'. Try: ./course.sh help" ;;
 esac
