@@ -171,6 +171,6 @@ case "$cmd" in
         setup
         exec "$VENV/bin/python" site/build.py "$@"
         ;;
-    -h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
     *) die "unknown command '$cmd'. Try: ./course.sh help" ;;
 esac

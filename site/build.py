@@ -51,6 +51,8 @@ def stage(dest: Path) -> Path:
 def build(out: Path = OUT, sphinx_args: list[str] = (), builder: str = "html") -> int:
     """Stage, then run Sphinx; the exit code of sphinx-build."""
     out = Path(out).resolve()
+    if (out / ".buildinfo").is_file():  # an earlier build: start clean, so no page outlives its source
+        shutil.rmtree(out)
     src = stage(out.with_name(out.name + "-src"))
     strict = ["-W", "--keep-going"] if builder == "html" else []
     # -E: read every page each time, so a warning is never hidden by an earlier build's cache

@@ -23,7 +23,9 @@ myst_heading_anchors = 4
 myst_enable_extensions = ["alert", "gfm_autolink", "strikethrough", "tasklist", "dollarmath", "amsmath",
                           "colon_fence", "deflist", "html_image", "html_admonition"]
 html_math_renderer = "mathtext"
-suppress_warnings = ["myst.strikethrough"]  # it says "only in HTML output" even when building HTML
+# GitHub renders these well, so the site accepts them: strikethrough (MyST says "only in HTML output"
+# even when building HTML) and headings that skip a level (a glossary of ### terms under its # title).
+suppress_warnings = ["myst.strikethrough", "myst.header"]
 
 # Notebooks are rendered with their committed outputs, never executed here (the tests do that).
 nb_execution_mode = "off"
@@ -49,3 +51,9 @@ html_theme_options = {
 # The hub that nbgitpuller launch links open on; empty: no hub button. Try one with
 # `./course.sh site -D course_hub=https://hub.example.org`.
 course_hub = links.settings()["hub"]
+
+# `./course.sh site --check-links` (Sphinx's linkcheck builder; needs the internet, never in CI).
+linkcheck_ignore = [r"https://mybinder\.org/v2/", r"https://hub\.example\.org"]  # launching starts a build
+linkcheck_anchors_ignore_for_url = [r"https://github\.com/"]  # GitHub draws its anchors with JavaScript
+linkcheck_timeout = 20
+linkcheck_workers = 8

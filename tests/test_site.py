@@ -9,6 +9,7 @@ in ``_build/site-test/screenshots``.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import importlib.util
@@ -28,7 +29,7 @@ from bs4 import BeautifulSoup
 from utils.machinery import links
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "_build" / "site-test" / os.environ.get("PYTEST_XDIST_WORKER", "main")
+ARTIFACTS = ROOT / "_build" / "site-test"
 HUB = "https://hub.example.org"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,18 +62,31 @@ def html_pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
 
 
+@functools.cache
 def soup(path: Path) -> BeautifulSoup:
+    """A built page, parsed once per session (the tests only read it)."""
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
 @pytest.fixture(scope="session")
 def site() -> Path:
-    """The site, built once, from scratch (a warning anywhere fails the build)."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    """The site, built from scratch (a warning anywhere fails the build) once per test run.
+
+    With pytest-xdist the workers of one run share it: the first builds, the others wait for it.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")  # the same in every worker of one run
     out = ARTIFACTS / "site"
-    proc = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), "--out", str(out),
-                           "-D", f"course_hub={HUB}", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"./course.sh site failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = ARTIFACTS / ".built-for-run"
+        if not run or not built.is_file() or built.read_text() != run:
+            built.unlink(missing_ok=True)
+            proc = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), "--out", str(out),
+                                   "-D", f"course_hub={HUB}", "-q"], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=600)
+            assert proc.returncode == 0, f"./course.sh site failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+            built.write_text(run)
     return out
 
 
@@ -195,7 +209,8 @@ def served(site: Path):
 
 def test_site_in_a_browser(site: Path, served: str, browser) -> None:
     shots = ARTIFACTS / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors, outside = [], []
     page.on("console", lambda m: m.type == "error" and errors.append(f"{page.url}: {m.text}"))
