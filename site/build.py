@@ -1,6 +1,7 @@
 """Build the course site (run by `./course.sh site`).
 
     python site/build.py [--out DIR] [SPHINX_OPTIONS...]   the site into DIR (_build/site), warnings as errors
+                                                             (-v: Sphinx's progress; -D name=value: a setting)
     python site/build.py --check-links                       check the external links (needs the internet)
 
 The pages are staged next to the output (DIR-src): README.md as the home page (index.md), the
@@ -55,8 +56,9 @@ def build(out: Path = OUT, sphinx_args: list[str] = (), builder: str = "html") -
         shutil.rmtree(out)
     src = stage(out.with_name(out.name + "-src"))
     strict = ["-W", "--keep-going"] if builder == "html" else []
+    quiet = [] if {"-v", "-vv"} & set(sphinx_args) else ["-q"]  # warnings and errors still show
     # -E: read every page each time, so a warning is never hidden by an earlier build's cache
-    return build_main(["-b", builder, "-E", *strict, "-c", str(SITE), "-d", str(out.with_name(out.name + "-doctrees")),
+    return build_main(["-b", builder, "-E", *strict, *quiet, "-c", str(SITE), "-d", str(out.with_name(out.name + "-doctrees")),
                        *sphinx_args, str(src), str(out)])
 
 

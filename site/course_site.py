@@ -28,7 +28,6 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-
 from utils.machinery import links
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def prepare_notebook(nb: dict, docname: str, pages: set[str]) -> bool:
             cell["source"] = rewrite_links("".join(cell["source"]), docname, pages)
         if "solution" in tags:
             tags.append("hide-cell")
-            meta["mystnb"] = {"code_prompt_show": "Show the solution", "code_prompt_hide": "Hide the solution"}
+            meta.setdefault("mystnb", {}).update(code_prompt_show="Show the solution", code_prompt_hide="Hide the solution")
         outputs = []
         for out in cell.get("outputs", []):
             data = out.get("data", {})
@@ -137,6 +136,7 @@ GUIDES = [("Before you start", ["SETUP"]), ("Reference", ["GLOSSARY"]),
 
 
 def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Adapt each page as it is read (build.py always reads every page: -E)."""
     pages = {source_path(d) for d in app.env.found_docs}
     if docname.startswith("notebooks/"):
         nb = json.loads(source[0])
@@ -200,10 +200,6 @@ def on_page_context(app: Sphinx, pagename: str, templatename: str, context: dict
                                          "buttons": buttons, "label": "launch-buttons"})
 
 
-def on_purge(app: Sphinx, env, docname: str) -> None:
-    getattr(env, "course_bokeh_pages", set()).discard(docname)
-
-
 # --- math without a CDN --------------------------------------------------------------------
 
 def mathtext_svg(latex: str, display: bool) -> str:
@@ -243,7 +239,6 @@ def setup(app: Sphinx) -> dict:
     app.add_html_math_renderer("mathtext", (lambda self, node: _math(self, node, False), None),
                                (lambda self, node: _math(self, node, True), None))
     app.connect("source-read", on_source_read)
-    app.connect("env-purge-doc", on_purge)
     app.connect("html-page-context", on_page_context, priority=600)
     app.connect("build-finished", copy_bokeh)
     return {"parallel_read_safe": False, "parallel_write_safe": True}

@@ -83,7 +83,7 @@ def site() -> Path:
         if not run or not built.is_file() or built.read_text() != run:
             built.unlink(missing_ok=True)
             proc = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), "--out", str(out),
-                                   "-D", f"course_hub={HUB}", "-q"], cwd=ROOT, capture_output=True, text=True,
+                                   "-D", f"course_hub={HUB}"], cwd=ROOT, capture_output=True, text=True,
                                   timeout=600)
             assert proc.returncode == 0, f"./course.sh site failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
             built.write_text(run)
