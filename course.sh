@@ -10,6 +10,8 @@
 #   ./course.sh execute [NOTEBOOK...]  re-execute notebooks in place, so their outputs are committed
 #   ./course.sh learner [FOLDER]  learner copies of the notebooks (no solutions, no outputs) in learner/
 #   ./course.sh bench      set up, then run the benchmark script
+#   ./course.sh site [--check-links]  build the course as a static site into _build/site (offline;
+#                          --check-links checks its external links instead, which needs the internet)
 #
 # Setting up means: find (or provision) a Python >= 3.12, create .venv, install the pinned
 # lock (uv.lock) with uv, falling back to pip, install the course's `utils` package, and make
@@ -199,6 +201,10 @@ case "$cmd" in
         setup
         exec "$VENV/bin/python" scripts/benchmark.py "$@"
         ;;
-    -h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+    site)
+        setup
+        exec "$VENV/bin/python" site/build.py "$@"
+        ;;
+    -h|--help|help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
     *) die "unknown command '$cmd'. Try: ./course.sh help" ;;
 esac
