@@ -19,7 +19,7 @@ Benchmarks:
   ``scale_factor`` in JSON, the files to float32), each timed from nothing (open + read); and
   ``packed, read only`` with both sources opened beforehand, which times only fetching and
   decompressing the bytes.
-- ``sample-data``: ``python -m utils.sample_data --force`` into a temporary folder (budget 20 s).
+- ``sample-data``: ``python -m utils.machinery.sample_data --force`` into a temporary folder (budget 20 s).
 - ``chunks``: chunk shape vs access pattern (notebook 06): a map (one day) and a point's time
   series (every day) on the OISST month in three layouts (A: the files' own chunks, through a
   virtual Icechunk store in the local cloud; B: a native copy chunked for time series; C: a
@@ -202,12 +202,12 @@ def bench_virtual(args: argparse.Namespace) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 
 
-@benchmark("sample-data", "python -m utils.sample_data --force into a temporary folder")
+@benchmark("sample-data", "python -m utils.machinery.sample_data --force into a temporary folder")
 def bench_sample_data(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="course-bench-sample-") as tmp:
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "utils.sample_data", "--root", tmp, "--force"],
+            [sys.executable, "-m", "utils.machinery.sample_data", "--root", tmp, "--force"],
             cwd=ROOT, capture_output=True, text=True,
         )
         took = time.perf_counter() - start
