@@ -31,7 +31,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,13 +134,13 @@ def _meta(product: str, part: str, **fields: object) -> dict:
 
 def _rasterize(kind: str, lon: np.ndarray, lat: np.ndarray, all_touched: bool = False) -> np.ndarray:
     """Burn the features of ``kind`` onto the north-up grid of pixel centres ``lon`` x ``lat``."""
-    from rasterio.features import rasterize
-    from rasterio.transform import from_origin
+    import rasterio.features
 
     res_x, res_y = lon[1] - lon[0], lat[0] - lat[1]
-    transform = from_origin(lon[0] - res_x / 2, lat[0] + res_y / 2, res_x, res_y)
+    transform = rasterio.transform.from_origin(lon[0] - res_x / 2, lat[0] + res_y / 2, res_x, res_y)
     shapes = [(f["geometry"], 1) for f in _features(kind)]
-    return rasterize(shapes, (lat.size, lon.size), transform=transform, all_touched=all_touched, dtype="uint8") > 0
+    return rasterio.features.rasterize(shapes, (lat.size, lon.size), transform=transform, all_touched=all_touched,
+                                       dtype="uint8") > 0  # fmt: skip
 
 
 def _landness(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -282,7 +282,6 @@ def write_glad_tile(year: int, tile: str, path: Path | str, size: int = GLAD_SIZ
 
     ``size`` is the number of pixels a side (2000 for the course; any size from 16 to 40000).
     """
-    import rasterio
     import rasterio.shutil
     from rasterio.transform import from_origin
 
@@ -471,7 +470,7 @@ def _ocean_fields(days: np.ndarray) -> dict[str, np.ndarray]:
         amp, period = rng.uniform(0.1, 0.3), rng.uniform(4.0, 11.0)
         kx, ky, phase = rng.uniform(0.15, 0.4), rng.uniform(-0.3, 0.3), rng.uniform(0, 2 * np.pi)
         storms = storms + amp * np.sin(kx * lon + ky * lat - 2 * np.pi * t / period + phase)
-    depth = OCEAN_DEPTHS.astype(np.float64)  # float32 exp differs between CPUs (SIMD or not); float64 does not
+    depth = OCEAN_DEPTHS.astype(np.float64)  # float32 exp varies with numpy's SIMD level (AVX2, AVX-512, none)
     z, lat2, dry = depth[:, None, None], OCEAN_LAT[:, None], ~s["wet"]
 
     def to4d(mean: np.ndarray, per_day: np.ndarray, *terms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -540,7 +539,7 @@ def write_ocean_month(month: str, paths: dict[str, Path]) -> list[Path]:
 def _atomic(path: Path):  # noqa: ANN202
     """Yield a hidden temporary name beside ``path`` that becomes ``path`` only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")  # hidden: the local cloud never uploads it
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # hidden: the local cloud never uploads it
     try:
         yield tmp
         os.replace(tmp, path)
@@ -614,10 +613,10 @@ class Summary:
     """What :func:`generate` did; ``str()`` is one line."""
 
     root: Path
-    written: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    size: int = 0  # bytes of all sample files
+    written: list[str]
+    skipped: list[str]
+    seconds: float
+    size: int  # bytes of all the sample files
 
     def __str__(self) -> str:
         return (f"sample data in {self.root}: wrote {len(self.written)} file(s), skipped {len(self.skipped)} "
@@ -638,8 +637,9 @@ def generate(root: Path | str | None = None, force: bool = False, workers: int |
     except OSError as error:
         raise OSError(f"cannot write the sample data to {root} ({error.strerror or error}): pass a folder you "
                       "can write to (--root DIR, or set COURSE_SAMPLE_DIR)") from error  # fmt: skip
-    for stale in root.glob("*/**/.*.part"):  # left by an interrupted run
-        stale.unlink()
+    for stale in root.glob("*/**/.*.part"):  # left by a run that was killed (not by one still running)
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
     known = {} if force else read_manifest(root)
     files, skipped, jobs = {}, [], []
     for kind, arg, items in _plan():
