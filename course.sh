@@ -130,7 +130,7 @@ setup() {
     # Kernels from the course environment win over any user-wide "python3" kernel.
     export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
     say "making the sample data (skipped when already there)"
-    "$VENV/bin/python" -m utils.sample_data >&2 || die "the sample data could not be made (see above)."
+    "$VENV/bin/python" -m utils.machinery.sample_data >&2 || die "the sample data could not be made (see above)."
     say "ready: $("$VENV/bin/python" --version), environment in .venv"
 }
 

@@ -49,7 +49,7 @@ def test_binder_is_self_contained() -> None:
     # repo2docker reads only binder/ when it exists: the environment and the post-build step.
     assert (ROOT / "binder" / "environment.yml").exists()
     post = (ROOT / "binder" / "postBuild").read_text()
-    assert "pip install --no-deps -e ." in post and "utils.sample_data" in post
+    assert "pip install --no-deps -e ." in post and "utils.machinery.sample_data" in post
     assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "binder/postBuild must be executable"
 
 

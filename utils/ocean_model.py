@@ -437,47 +437,20 @@ def _read_manifest(root: Path) -> dict[str, dict[str, object]]:
 
 def ensure_files(root: Path | str = SAMPLE_DIR, *, force: bool = False,
                  variables: Iterable[str] = VARIABLES) -> EnsureSummary:  # fmt: skip
-    """Make the files of ``variables`` that are missing, of another size, or from another generator version.
+    """The ocean-model files, made (or verified) by ``utils.machinery.sample_data``, its successor.
 
-    A hidden manifest (``<root>/<BUCKET>/.ocean_model.json``, never uploaded by the local cloud)
-    records each file's size and SHA-256. ``force`` rewrites every file. Returns what was done;
-    ``str()`` of it is a one-line summary without timings.
+    Kept for the notebooks that still call it: it verifies every sample file against the one manifest.
     """
+    from utils.machinery.sample_data import generate
+
     start = time.perf_counter()
-    root = Path(root)
-    variables = tuple(variables)
+    root, variables = Path(root), tuple(variables)
     for v in variables:
         _check(v)
+    done = generate(root, force)
     summary = EnsureSummary(root=root)
-    known = {} if force else _read_manifest(root)
-    entries: dict[str, dict[str, object]] = dict(known)
-    for month in MONTHS:
-        todo = []
-        for variable in variables:
-            rel = key(variable, month)
-            p = root / BUCKET / rel
-            entry = known.get(rel)
-            if entry is not None and p.is_file() and p.stat().st_size == entry.get("bytes"):
-                summary.present.append(rel)
-            else:
-                todo.append(variable)
-        if todo:
-            values = fields(month)  # all variables of a month share the same computation
-            for variable in todo:
-                rel = key(variable, month)
-                p = make_file(variable, month, root / BUCKET / rel, values=values[variable])
-                entries[rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
-                summary.written.append(rel)
-    if summary.written:
-        manifest = {
-            "generator": "utils.ocean_model",
-            "version": GENERATOR_VERSION,
-            "files": dict(sorted(entries.items())),
-        }
-        target = root / BUCKET / _MANIFEST
-        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-        os.replace(tmp, target)
+    for rel in (key(v, m) for v in variables for m in MONTHS):
+        (summary.written if f"{BUCKET}/{rel}" in done.written else summary.present).append(rel)
     summary.bytes_on_disk = sum((root / BUCKET / key(v, m)).stat().st_size for v in variables for m in MONTHS)
     summary.seconds = time.perf_counter() - start
     return summary

@@ -1152,24 +1152,13 @@ def generate(
 def generate_all(
     root: Path | str = SAMPLE_DIR, force: bool = False, *, workers: int | None = None, verbose: bool = False
 ) -> GenerationSummary:
-    """Everything the course reads: :func:`generate`, then the ocean-model file sets.
+    """Everything the course reads, made (or verified) by ``utils.machinery.sample_data``, its successor.
 
-    The ocean-model files (:mod:`utils.ocean_model`, for notebooks 05 and 06) keep their own
-    manifest in their bucket folder; they are listed here with their bucket prefix.
+    Kept for the notebooks that still call it; ``workers`` and ``verbose`` are ignored.
     """
-    from utils import ocean_model
+    from utils.machinery.sample_data import generate as make
 
-    start = time.perf_counter()
-    summary = generate(root, force, workers=workers, verbose=verbose)
-    ocean = ocean_model.ensure_files(root, force=force)
-    if verbose:
-        for rel in ocean.written:
-            print(f"  wrote {ocean_model.BUCKET}/{rel}")
-    summary.written = sorted(summary.written + [f"{ocean_model.BUCKET}/{rel}" for rel in ocean.written])
-    summary.skipped += [f"{ocean_model.BUCKET}/{rel}" for rel in ocean.present]
-    summary.bytes_on_disk += ocean.bytes_on_disk
-    summary.seconds = time.perf_counter() - start
-    return summary
+    return make(root, force)  # type: ignore[return-value]  # has .root, .written, .skipped, .seconds
 
 
 def _run_all(jobs: list[tuple], workers: int | None) -> list[dict[str, str]]:
