@@ -10,6 +10,7 @@
 
     python -m utils.machinery.notebooks execute [NOTEBOOK ...]   re-execute in place (commit them)
     python -m utils.machinery.notebooks learner [FOLDER]         learner copies (default learner/)
+    python -m utils.machinery.notebooks schedule                 the workshop table of INSTRUCTORS.md
 """
 
 from __future__ import annotations
@@ -265,6 +266,23 @@ def learner_copy(source: Path, target: Path) -> Any:
     return nb
 
 
+SECTION = re.compile(r"^## (\d+)\. (.*?) \((core|optional), (\d+) min\)\s*$", re.M)
+
+
+def schedule() -> str:
+    """The workshop table of INSTRUCTORS.md, from the notebooks' section marks (a test keeps them equal)."""
+    rows = ["| notebook | core sections (minutes) | optional sections (minutes) | core | optional |",
+            "|---|---|---|---:|---:|"]
+    for nb in notebooks():
+        text = "\n".join(c.source for c in read(nb).cells if c.cell_type == "markdown")
+        parts = {"core": [], "optional": []}
+        for number, title, mark, minutes in SECTION.findall(text):
+            parts[mark].append((f"{number}. {title.strip()} ({minutes})", int(minutes)))
+        rows.append(f"| {nb.stem[:2]} | " + " | ".join("; ".join(t for t, _ in parts[m]) or "-" for m in parts)
+                    + " | " + " | ".join(str(sum(n for _, n in parts[m])) for m in parts) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
     command, names = (argv[0], argv[1:]) if argv else ("", [])
     if command == "execute":
@@ -276,6 +294,8 @@ def main(argv: list[str]) -> int:
                 total += (took := time.perf_counter() - start)
             print(f"{nb.name:45s} {took:6.1f} s", flush=True)
         print(f"{'total':45s} {total:6.1f} s")
+    elif command == "schedule":
+        print(schedule())
     elif command == "learner":
         folder = Path(names[0]) if names else REPO / "learner"
         folder.mkdir(parents=True, exist_ok=True)
