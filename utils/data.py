@@ -116,6 +116,8 @@ def make_glad_tile(year: int, tile: str, path: Path, size: int = 2000) -> Path:
     return write_glad_tile(year, tile, Path(path), size)
 
 
+STAC_SCHEMAS = REPO / "data" / "stac-schemas"  # the STAC extension schemas notebook 08 validates with
+
 # --- NOAA OISST v2.1, daily 0.25 degree sea-surface temperature ------------------------------
 OISST_BUCKET = "noaa-cdr-sea-surface-temp-optimum-interpolation-pds"  # NOAA open data on AWS
 OISST_REGION = "us-east-1"

@@ -28,6 +28,15 @@ def quiet_icechunk_local_warnings() -> None:
     icechunk.set_logs_filter(ICECHUNK_LOG)
 
 
+def skip_jsonschema_iri_grammar() -> None:
+    """Skip a slow import: jsonschema 4.26 builds a whole IRI grammar (``rfc3987-syntax``, with Lark)
+    when it is imported, about 1.5 s of CPU, for a format check STAC validation never uses. Call it
+    before importing ``pystac.validation``; jsonschema then leaves that one format unchecked."""
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 class NetCDF3Parser(_NetCDF3Parser):
     """VirtualiZarr's netCDF3 parser, accepting ``_FillValue = NaN`` on integer variables.
 
