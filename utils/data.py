@@ -6,8 +6,6 @@ dtypes and attributes as the real products, made-up values). Each one sits at
 name and key, and a notebook switches to the real data by changing where it points, not its code.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import os
 import re
@@ -27,10 +25,9 @@ def scratch(notebook: str) -> Path:
     """This notebook's own folder, ``data/scratch/<notebook>``, emptied so the notebook can run again."""
     if not re.fullmatch(r"[\w-]+", str(notebook)):
         raise ValueError(f"a scratch folder is named like '03', got {notebook!r}")
-    path = SCRATCH_DIR / notebook
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+    shutil.rmtree(SCRATCH_DIR / notebook, ignore_errors=True)
+    (SCRATCH_DIR / notebook).mkdir(parents=True)
+    return SCRATCH_DIR / notebook
 
 
 def require(*paths: Path) -> None:
@@ -74,13 +71,11 @@ def glad_key(year: int, tile: str = GLAD_TILE) -> str:
     return f"GLCLU2000-2020/v2/{year}/{tile}.tif"
 
 
-def glad_path(year: int, tile: str = GLAD_TILE) -> Path:
-    """The sample file standing in for :func:`glad_url`."""
+def glad_path(year: int, tile: str = GLAD_TILE) -> Path:  # the sample file standing in for glad_url()
     return SAMPLE_DIR / GLAD_BUCKET / glad_key(year, tile)
 
 
-def glad_url(year: int, tile: str = GLAD_TILE) -> str:
-    """The real tile, public over HTTPS."""
+def glad_url(year: int, tile: str = GLAD_TILE) -> str:  # the real tile, public over HTTPS
     return f"https://storage.googleapis.com/{GLAD_BUCKET}/{glad_key(year, tile)}"
 
 
@@ -88,30 +83,25 @@ def read_legend():
     """The GLAD legend as a DataFrame: ``value``, ``name``, ``color`` and the class ``family``."""
     import pandas as pd
 
-    legend = pd.read_csv(GLAD_LEGEND)
-    families = pd.read_csv(GLAD_FAMILIES)
+    legend, families = pd.read_csv(GLAD_LEGEND), pd.read_csv(GLAD_FAMILIES)
     legend["family"] = pd.cut(legend["value"], [*families["first"], 256], right=False, labels=families["family"])
     return legend
 
 
 def legend_colormap():
-    """``(cmap, norm, labels)`` for GLAD class codes, one colour-blind-safe colour per family.
-
-    ``da.plot(cmap=cmap, norm=norm)``; ``labels[i]`` names the codes from ``norm.boundaries[i]``
-    up to ``norm.boundaries[i + 1]``.
-    """
+    """``(cmap, norm, labels)`` for GLAD codes, one colour-blind-safe colour per family: ``da.plot(cmap=cmap,
+    norm=norm)``; ``labels[i]`` names the codes from ``norm.boundaries[i]`` to ``norm.boundaries[i + 1]``."""
     import pandas as pd
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     families = pd.read_csv(GLAD_FAMILIES)
-    boundaries = [*families["first"], 256]
     cmap = ListedColormap(list(families["color"]), name="glad_families")
-    return cmap, BoundaryNorm(boundaries, len(families)), list(families["family"])
+    return cmap, BoundaryNorm([*families["first"], 256], len(families)), list(families["family"])
 
 
 def make_glad_tile(year: int, tile: str, path: Path, size: int = 2000) -> Path:
     """Write a stand-in tile anywhere, at any size (notebook 07 makes many on its workers)."""
-    from utils.machinery.sample_data import write_glad_tile
+    from utils.machinery.sample_data import write_glad_tile  # the sample-data factory
 
     return write_glad_tile(year, tile, Path(path), size)
 
@@ -134,19 +124,16 @@ def oisst_dates(month: str = OISST_MONTH) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(days.days)]
 
 
-def oisst_key(date: dt.date | str) -> str:
-    """The object key of one daily file in the OISST bucket."""
+def oisst_key(date: dt.date | str) -> str:  # one daily file in the OISST bucket
     d = dt.date.fromisoformat(str(date)[:10])
     return f"data/v2.1/avhrr/{d:%Y%m}/oisst-avhrr-v02r01.{d:%Y%m%d}.nc"
 
 
-def oisst_path(date: dt.date | str) -> Path:
-    """The sample file of ``date`` (the sample data holds :data:`OISST_MONTH`)."""
+def oisst_path(date: dt.date | str) -> Path:  # the sample file (the sample data holds OISST_MONTH)
     return SAMPLE_DIR / OISST_BUCKET / oisst_key(date)
 
 
-def oisst_url(date: dt.date | str) -> str:
-    """The real daily file in NOAA's public bucket."""
+def oisst_url(date: dt.date | str) -> str:  # the real file in NOAA's public bucket
     return f"s3://{OISST_BUCKET}/{oisst_key(date)}"
 
 

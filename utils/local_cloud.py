@@ -14,8 +14,6 @@ path-style), ``region=cloud.region`` and the keys below. The buckets: the top-le
 servers (``utils/machinery/cloud_server.py``) and counts every request they answer.
 """
 
-from __future__ import annotations
-
 import atexit
 import json
 import os

@@ -4,15 +4,12 @@ Each is tested in ``tests/test_workarounds.py`` by a test that fails once upstre
 the work-around can go. Lessons call them by name, so you can see where each one is needed.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import math
 import os
 import warnings
 
 import numpy as np
-from virtualizarr.parsers import NetCDF3Parser as _NetCDF3Parser
 
 #: Icechunk 2.3 logs two warnings for every repository in a local folder: that the local file system
 #: is unsafe for concurrent commits (true, and irrelevant to one writer), and one about a storage
@@ -37,13 +34,18 @@ def skip_jsonschema_iri_grammar() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
-class NetCDF3Parser(_NetCDF3Parser):
-    """VirtualiZarr's netCDF3 parser, accepting ``_FillValue = NaN`` on integer variables.
+class NetCDF3Parser:
+    """VirtualiZarr's ``NetCDF3Parser`` (same arguments), accepting ``_FillValue = NaN`` on integers.
 
     Some netCDF3 files (ERA-Interim's among them) declare a NaN fill value on packed int16
     variables; VirtualiZarr 2.8 then fails with "cannot convert float NaN to integer". An integer
     is never NaN, so the attribute masks nothing: this parser drops it and is otherwise upstream's.
     """
+
+    def __init__(self, *args, **kwargs):
+        from virtualizarr.parsers import NetCDF3Parser
+
+        self._parser = NetCDF3Parser(*args, **kwargs)
 
     def __call__(self, url, registry):
         from virtualizarr.parsers import netcdf3
@@ -53,15 +55,14 @@ class NetCDF3Parser(_NetCDF3Parser):
         def parse(reader):
             header = original(reader)
             for i, var in enumerate(header.variables):
-                fill = var.attributes.get("_FillValue")
-                if np.dtype(var.dtype).kind in "iu" and _is_nan(fill):
+                if np.dtype(var.dtype).kind in "iu" and _is_nan(var.attributes.get("_FillValue")):
                     attributes = {k: v for k, v in var.attributes.items() if k != "_FillValue"}
                     header.variables[i] = dataclasses.replace(var, attributes=attributes)
             return header
 
         netcdf3._parse_header = parse
         try:
-            return super().__call__(url, registry)
+            return self._parser(url, registry)
         finally:
             netcdf3._parse_header = original
 
