@@ -190,6 +190,10 @@ def which(program: str) -> str | None:
     return shutil.which(program, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
+def hub_can_run() -> bool:
+    return which("configurable-http-proxy") is not None and which("git") is not None
+
+
 def require_hub() -> None:
     require_chromium()
     require("configurable-http-proxy", which("configurable-http-proxy") is not None,
@@ -319,10 +323,12 @@ STATE_JS = """() => ({
 OUTPUT_TEXT_JS = "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.textContent).join('\\n')"
 
 
-def run_notebook(page: Any, lab_url: str, path: str, name: str, saved_file: Path, *, navigate: bool = True) -> Run:
+def run_notebook(page: Any, lab_url: str, path: str, name: str, saved_file: Path, *, navigate: bool = True,
+                 token: str = "") -> Run:
     """Open ``path`` (relative to the server's root) in JupyterLab, Run All, wait until the kernel is idle.
 
-    ``navigate=False``: the page shows the notebook already (e.g. an nbgitpuller link opened it).
+    ``navigate=False``: the page shows the notebook already (e.g. an nbgitpuller link opened it);
+    ``token``: log in with it on the way (it becomes a cookie).
 
     While it runs, a dask dashboard link that appears in an output is requested at the URL the
     browser resolves it to (the cluster may be closed by the end of the notebook). After the run,
@@ -332,7 +338,7 @@ def run_notebook(page: Any, lab_url: str, path: str, name: str, saved_file: Path
     traffic = Traffic(origin)
     traffic.watch(page)
     if navigate:
-        page.goto(f"{lab_url}lab/tree/{path}?reset")
+        page.goto(f"{lab_url}lab/tree/{path}?reset" + (f"&token={token}" if token else ""))
     wait_until_ready(page)
     shots = artifacts_dir(name)
     menu(page, "Run", "Run All Cells")
