@@ -317,6 +317,7 @@ def menu(page: Any, top: str, item: str) -> None:
 
 
 STATE_JS = """() => ({
+    dead: [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /\\| (Dead|Unknown)/.test(e.textContent)),
     queued: [...document.querySelectorAll('.jp-InputPrompt')].filter(e => e.textContent.includes('*')).length,
     busy: ![...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /\\| Idle/.test(e.textContent)),
 })"""
@@ -349,6 +350,9 @@ def run_notebook(page: Any, lab_url: str, path: str, name: str, saved_file: Path
     # cells follow each other without a pause, so a busy kernel never looks idle for that long).
     while idle_polls < 4:
         state = page.evaluate(STATE_JS)
+        if state["dead"]:
+            page.screenshot(path=shots / "dead-kernel.png")
+            raise RuntimeError(f"{path}: the kernel died (out of memory?); see {shots / 'dead-kernel.png'}")
         started = started or state["busy"] or state["queued"] > 0
         idle_polls = idle_polls + 1 if started and not state["busy"] and state["queued"] == 0 else 0
         if run.dashboard is None:
@@ -364,6 +368,7 @@ def run_notebook(page: Any, lab_url: str, path: str, name: str, saved_file: Path
     page.wait_for_function("() => !document.querySelector('.jp-mod-current.jp-mod-dirty')", timeout=60000)
     run.notebook = nbformat.read(str(saved_file), as_version=4)
     run.screenshots += photograph_key_cells(page, traffic, shots)
+    page.screenshot(path=shots / "last-view.png")
     if run.dashboard:
         run.screenshots.append(shots / "dask-dashboard.png")
     return run
