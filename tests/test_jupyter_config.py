@@ -33,13 +33,13 @@ def test_configuration_is_installed_in_the_environment(source: Path) -> None:
 def test_kernel_environment_locally() -> None:
     env = kernel_environment("/")
     assert env == {"DASK_DISTRIBUTED__DASHBOARD__LINK": "/proxy/{port}/status",
-                   "LOCALTILESERVER_CLIENT_PREFIX": "/proxy/{port}"}
+                   "LOCALTILESERVER_CLIENT_PREFIX": "/localtileserver-proxy/{port}"}
 
 
 def test_kernel_environment_behind_a_hub_prefix() -> None:
     env = kernel_environment("/user/learner/")
     assert env["DASK_DISTRIBUTED__DASHBOARD__LINK"] == "/user/learner/proxy/{port}/status"
-    assert env["LOCALTILESERVER_CLIENT_PREFIX"] == "/user/learner/proxy/{port}"
+    assert env["LOCALTILESERVER_CLIENT_PREFIX"] == "/user/learner/localtileserver-proxy/{port}"
     assert env["PANEL_NOTEBOOK_RESOURCES"] == "cdn" and env["PANEL_INLINE"] == "1"
 
 

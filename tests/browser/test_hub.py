@@ -30,6 +30,7 @@ def test_hub_link_command() -> None:
     assert out == hub_link("https://hub.example.org"), out
 
 
+@pytest.mark.browser
 def test_workshop_on_jupyterhub(tmp_path_factory: pytest.TempPathFactory) -> None:
     require_hub()
     work = tmp_path_factory.mktemp("hub")

@@ -24,6 +24,7 @@ from jupyter_driver import (
     Lab, check_run, chromium, hub_can_run, jupyter_lab, read_page_config, require_chromium, run_notebook, shutdown_kernels,
 )
 
+pytestmark = pytest.mark.browser
 NOTEBOOKS = notebooks()
 HUB_PREFIX = "/user/learner/"
 ON_HUB = {"00", "02"} if hub_can_run() else set()  # test_hub.py runs these through the nbgitpuller link

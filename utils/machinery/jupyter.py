@@ -1,8 +1,9 @@
 """The course's Jupyter configuration: maps, plots and dashboards that work locally and behind a hub.
 
-A browser reaches the kernel's loopback servers (localtileserver's map tiles, the Dask dashboard)
-only through the Jupyter server, at ``<base URL>proxy/<port>/`` (jupyter-server-proxy), where the
-base URL is ``/`` locally and ``/user/<name>/`` on a JupyterHub. Installing the course package puts
+A browser reaches the kernel's loopback servers (the Dask dashboard, localtileserver's map tiles)
+only through the Jupyter server: at ``<base URL>proxy/<port>/`` (jupyter-server-proxy) and
+``<base URL>localtileserver-proxy/<port>/`` (localtileserver's own route), where the base URL is
+``/`` locally and ``/user/<name>/`` on a JupyterHub. Installing the course package puts
 three files into the environment (``[tool.hatch.build.targets.wheel.shared-data]`` in
 ``pyproject.toml``, copied from ``utils/machinery/etc/``), so every Jupyter server and kernel of
 that environment uses them, however it was installed (uv, pip, conda, Binder):
@@ -31,8 +32,9 @@ def kernel_environment(base_url: str) -> dict[str, str]:
     env = {
         # dask.distributed formats this with the dashboard's port: a path on the Jupyter server.
         "DASK_DISTRIBUTED__DASHBOARD__LINK": f"{base_url}proxy/{{port}}/status",
-        # localtileserver (leafmap's add_raster) puts this before the tile paths it gives the browser.
-        "LOCALTILESERVER_CLIENT_PREFIX": f"{base_url}proxy/{{port}}",
+        # localtileserver (leafmap's add_raster) puts this before the tile paths it gives the browser: its own
+        # route on the Jupyter server (leafmap would pick jupyter-server-proxy's, and only on a hub).
+        "LOCALTILESERVER_CLIENT_PREFIX": f"{base_url}localtileserver-proxy/{{port}}",
     }
     if base_url != "/":
         # Panel's notebook bootstrap checks its Jupyter endpoint at "/panel-preview/", ignoring the base
