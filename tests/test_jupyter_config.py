@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from utils.machinery import jupyter
 from utils.machinery.jupyter import kernel_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,26 @@ def test_kernel_environment_behind_a_hub_prefix() -> None:
     assert env["DASK_DISTRIBUTED__DASHBOARD__LINK"] == "/user/learner/proxy/{port}/status"
     assert env["LOCALTILESERVER_CLIENT_PREFIX"] == "/user/learner/localtileserver-proxy/{port}"
     assert env["PANEL_NOTEBOOK_RESOURCES"] == "cdn" and env["PANEL_INLINE"] == "1"
+
+
+def test_the_server_extension_gives_kernels_the_environment() -> None:
+    class Sessions:
+        def get_kernel_env(self, path: str, name: str | None = None) -> dict[str, str]:
+            return {"JPY_SESSION_NAME": path, "PANEL_INLINE": "0"}  # as if a hub admin had set PANEL_INLINE
+
+    class Log:
+        def info(self, *args: object) -> None:
+            pass
+
+    class ServerApp:
+        base_url, session_manager, log = "/user/learner/", Sessions(), Log()
+
+    server = ServerApp()
+    jupyter._load_jupyter_server_extension(server)
+    env = server.session_manager.get_kernel_env("notebooks/02.ipynb")
+    assert env["JPY_SESSION_NAME"] == "notebooks/02.ipynb" and env["PANEL_INLINE"] == "0"
+    assert env["DASK_DISTRIBUTED__DASHBOARD__LINK"] == "/user/learner/proxy/{port}/status"
+    assert "DASK_DISTRIBUTED__DASHBOARD__LINK" not in os.environ  # the server's own environment is left alone
 
 
 def run_python(code: str, env: dict[str, str]) -> str:

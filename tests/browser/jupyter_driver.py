@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -475,8 +476,8 @@ def check_run(page: Any, run: Run) -> None:
 def shutdown_kernels(page: Any, lab_url: str) -> None:
     """Stop every kernel of the server (and a notebook's dask cluster with it) before the next notebook."""
     for kernel in json.loads(page.request.get(f"{lab_url}api/kernels").text()):
-        page.request.delete(f"{lab_url}api/kernels/{kernel['id']}",
-                            headers={"X-XSRFToken": xsrf(page)})
+        response = page.request.delete(f"{lab_url}api/kernels/{kernel['id']}", headers={"X-XSRFToken": xsrf(page)})
+        assert response.status == 204, f"could not stop kernel {kernel['id']}: {response.status} {response.text()}"
 
 
 def xsrf(page: Any) -> str:

@@ -8,9 +8,9 @@ three files into the environment (``[tool.hatch.build.targets.wheel.shared-data]
 ``pyproject.toml``, copied from ``utils/machinery/etc/``), so every Jupyter server and kernel of
 that environment uses them, however it was installed (uv, pip, conda, Binder):
 
-- ``etc/jupyter/jupyter_server_config.d/``: enables this module as a Jupyter server extension. When
-  the server starts, it sets, for the kernels it starts, the variables of :func:`kernel_environment`
-  (never overriding a value already set, e.g. by a hub admin).
+- ``etc/jupyter/jupyter_server_config.d/``: enables this module as a Jupyter server extension, which
+  gives the kernels the server starts the variables of :func:`kernel_environment` (a value already
+  set, e.g. by a hub admin, wins).
 - ``etc/ipython/ipython_kernel_config.json``: loads this module as an IPython extension in every
   kernel, which makes HoloViews inline its JavaScript when Panel is told to (see below).
 - ``etc/jupyter/labconfig/page_config.d/``: turns off JupyterLab's "official Jupyter news?" pop-up
@@ -52,10 +52,17 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    base_url = serverapp.base_url
-    for name, value in kernel_environment(base_url).items():
-        os.environ.setdefault(name, value)
-    serverapp.log.info("cloud-native-geo-course: kernels reach loopback servers at %sproxy/<port>/", base_url)
+    """Give the kernels of notebooks and consoles :func:`kernel_environment` (not terminals: tests and
+    scripts run there keep the plain defaults). A variable set for the server, e.g. by a hub admin, wins."""
+    course_env = kernel_environment(serverapp.base_url)
+    sessions = serverapp.session_manager
+    server_env = sessions.get_kernel_env
+
+    def get_kernel_env(path: Any, name: Any = None) -> dict[str, str]:
+        return {**course_env, **server_env(path, name)}
+
+    sessions.get_kernel_env = get_kernel_env
+    serverapp.log.info("cloud-native-geo-course: kernels reach their loopback servers through %s", serverapp.base_url)
 
 
 # --- the IPython extension ----------------------------------------------------------------------------
