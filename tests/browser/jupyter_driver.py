@@ -3,7 +3,7 @@
 The servers run from the course environment (``.venv``) on free loopback ports with token (or
 dummy-password) auth, on a scratch copy of the notebooks, writing below a scratch folder
 (``COURSE_SCRATCH_DIR``): JupyterLab autosaves, and the committed notebooks must never change.
-Screenshots of the key cells go to ``tests/browser/artifacts/`` (ignored by git).
+Screenshots of the key cells go to ``_build/browser-test/`` (ignored by git).
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ from urllib.parse import urljoin, urlsplit
 import nbformat
 import pytest
 
-from notebook_checks import RAISES_TAG, output_text, tags
+from utils.machinery.notebooks import RAISES, output_text, tags
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-NOTEBOOK_TIMEOUT = 15 * 60  # seconds for one notebook's Run All (a generous bound on a busy 2-core machine)
+ARTIFACTS = ROOT / "_build" / "browser-test"  # screenshots (ignored by git, like the rest of _build)
+NOTEBOOK_TIMEOUT = 10 * 60  # seconds for one notebook's Run All (a generous bound on a busy 2-core machine)
 TILE_PATH = re.compile(r"/api/tiles/\d+/\d+/\d+\.png")  # localtileserver's map tiles
 DASHBOARD_LINK = re.compile(r"(?:https?://[^\s'\"<>]+|/[^\s'\"<>]*)/status\b")  # dask's dashboard link
 
@@ -443,9 +443,9 @@ def check_run(page: Any, run: Run) -> None:
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
-        if RAISES_TAG in tags(cell):
+        if RAISES in tags(cell):
             if not errors:
-                problems.append(f"cell {i} is tagged {RAISES_TAG} but raised nothing")
+                problems.append(f"cell {i} is tagged {RAISES} but raised nothing")
         elif errors:
             problems.append(f"cell {i} failed: {errors}")
         if cell.execution_count is None:

@@ -13,11 +13,11 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, notebooks
 from jupyter_driver import (
-    bare_clone, check_run, chromium, jupyterhub, require_hub, run_notebook, shutdown_kernels,
+    ROOT, bare_clone, check_run, chromium, jupyterhub, require_hub, run_notebook, shutdown_kernels,
 )
 from utils.machinery.links import FIRST_NOTEBOOK, hub_link
+from utils.machinery.notebooks import notebooks
 
 COURSE = "cloud-native-geo-course"  # the folder nbgitpuller makes: the repository's name
 USER = "learner"

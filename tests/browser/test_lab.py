@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from conftest import notebooks
 from jupyter_driver import (
     Lab, check_run, chromium, hub_can_run, jupyter_lab, read_page_config, require_chromium, run_notebook, shutdown_kernels,
 )
+from utils.machinery.notebooks import notebooks
 
 pytestmark = pytest.mark.browser
 NOTEBOOKS = notebooks()
