@@ -87,7 +87,7 @@ def copy_notebooks(target: Path) -> Path:
     return target
 
 
-def wait_for_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+def wait_for_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
