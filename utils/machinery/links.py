@@ -50,7 +50,9 @@ def hub_link(hub: str | None = None, notebook: str = FIRST_NOTEBOOK, repo: str |
         raise ValueError(f"give the hub's address, like https://hub.example.org; got {hub!r}")
     repo = repo or repository_url()
     folder = repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    query = urlencode({"repo": repo, "branch": settings()["branch"], "urlpath": f"lab/tree/{folder}/{notebook}"})
+    # targetpath: the folder, named explicitly (nbgitpuller would keep a ".git" ending of the URL in it).
+    query = urlencode({"repo": repo, "targetpath": folder, "branch": settings()["branch"],
+                       "urlpath": f"lab/tree/{folder}/{notebook}"})
     return f"{hub}/hub/user-redirect/git-pull?{query}"
 
 
