@@ -14,7 +14,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = Path(os.environ.get("COURSE_SAMPLE_DIR") or REPO / "data" / "sample")
-SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or REPO / "data" / "scratch")
+# Where notebooks write: data/scratch, or in your home when the course is installed read-only (a hub image).
+SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or (REPO / "data" / "scratch" if os.access(REPO / "data", os.W_OK)
+                                                           else Path.home() / "course-scratch"))
 if {"#", "?"} & set(str(REPO)):
     raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold "
                        "(virtual references would point to the wrong file): rename or move the folder")
