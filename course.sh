@@ -215,7 +215,7 @@ case "$cmd" in
     hub-link)
         [ $# -eq 1 ] || die "usage: ./course.sh hub-link HUB_URL (e.g. https://hub.example.org)"
         [ -x "$VENV/bin/python" ] || setup
-        exec "$VENV/bin/python" -m utils.machinery.links hub "$1"
+        exec "$VENV/bin/python" scripts/links.py hub "$1"
         ;;
     -h|--help|help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
     *) die "unknown command '$cmd'. Try: ./course.sh help" ;;

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 
 from jupyter_driver import (
     ROOT, bare_clone, check_run, chromium, jupyterhub, require_hub, run_notebook, shutdown_kernels,
 )
-from utils.machinery.links import FIRST_NOTEBOOK, hub_link
-from utils.machinery.notebooks import notebooks
+sys.path.insert(0, str(ROOT / "scripts"))
+from links import FIRST_NOTEBOOK, hub_link  # noqa: E402  (scripts/links.py)
+from utils.machinery.notebooks import notebooks  # noqa: E402
 
 COURSE = "cloud-native-geo-course"  # the folder nbgitpuller makes: the repository's name
 USER = "learner"

@@ -3,8 +3,8 @@
 The settings are ``[tool.course]`` in ``pyproject.toml``; the repository URL is taken from
 ``git remote get-url origin`` instead when that is a GitHub URL.
 
-    python -m utils.machinery.links binder           the Binder URL of notebook 00
-    python -m utils.machinery.links hub HUB_URL      an nbgitpuller link that opens notebook 00 on a hub
+    python scripts/links.py binder           the Binder URL of notebook 00
+    python scripts/links.py hub HUB_URL      an nbgitpuller link that opens notebook 00 on a hub
 """
 
 from __future__ import annotations
