@@ -1,11 +1,9 @@
 """Where the course's files are: the sample data, its real-world twins, and scratch folders.
 
-The sample files are synthetic stand-ins that ``./course.sh setup`` makes (same names, layout,
-dtypes and attributes as the real products, made-up values). Each one sits at
-``data/sample/<real bucket>/<real key>``, so the local cloud serves it under the real bucket
-name and key, and a notebook switches to the real data by changing where it points, not its code.
-"""
+The sample files are synthetic stand-ins (real names, layout, dtypes, attributes; made-up values) at
+``data/sample/<real bucket>/<real key>``: the real data is a change of where a notebook points."""
 
+import calendar
 import datetime as dt
 import os
 import re
@@ -14,13 +12,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = Path(os.environ.get("COURSE_SAMPLE_DIR") or REPO / "data" / "sample")
-# Where notebooks write: data/scratch, or in your home when the course is installed read-only (a hub image).
 SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or (REPO / "data" / "scratch" if os.access(REPO / "data", os.W_OK)
-                                                           else Path.home() / "course-scratch"))
+                                                           else Path.home() / "course-scratch"))  # read-only: a hub image
 if {"#", "?"} & set(str(REPO)):
-    raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold "
-                       "(virtual references would point to the wrong file): rename or move the folder")
-_SETUP = "run `./course.sh setup` in the course folder (it makes the sample data), then run this cell again"
+    raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold: rename or move the folder")
 
 
 def scratch(notebook: str) -> Path:
@@ -36,7 +31,8 @@ def require(*paths: Path) -> None:
     """Fail with what to do when a sample file the notebook needs is not there."""
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} sample file(s) missing, e.g. {missing[0]}: {_SETUP}.")
+        raise FileNotFoundError(f"{len(missing)} sample file(s) missing, e.g. {missing[0]}: run `./course.sh setup` "
+                                "in the course folder (it makes the sample data), then run this cell again.")
 
 
 # --- GLAD Global Land Cover and Land Use Change 2000-2020 (Potapov et al. 2022) ---------------
@@ -104,12 +100,10 @@ def legend_colormap():
 def make_glad_tile(year: int, tile: str, path: Path, size: int = 2000) -> Path:
     """Write a stand-in tile anywhere, at any size (notebook 07 makes many on its workers)."""
     from utils.machinery.sample_data import write_glad_tile  # the sample-data factory
-
     return write_glad_tile(year, tile, Path(path), size)
 
 
 STAC_SCHEMAS = REPO / "data" / "stac-schemas"  # the STAC extension schemas notebook 08 validates with
-
 # --- NOAA OISST v2.1, daily 0.25 degree sea-surface temperature ------------------------------
 OISST_BUCKET = "noaa-cdr-sea-surface-temp-optimum-interpolation-pds"  # NOAA open data on AWS
 OISST_REGION = "us-east-1"
@@ -122,8 +116,7 @@ def oisst_dates(month: str = OISST_MONTH) -> list[dt.date]:
         first = dt.date.fromisoformat(f"{month}-01")
     except (TypeError, ValueError):
         raise ValueError(f"a month is written 'YYYY-MM', like '2024-08'; got {month!r}") from None
-    days = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - first
-    return [first + dt.timedelta(days=i) for i in range(days.days)]
+    return [first.replace(day=day) for day in range(1, calendar.monthrange(first.year, first.month)[1] + 1)]
 
 
 def oisst_key(date: dt.date | str) -> str:  # one daily file in the OISST bucket

@@ -1,8 +1,6 @@
-"""Work-arounds for upstream problems the course runs into, one function each.
+"""Work-arounds for upstream problems the course runs into, one each, called by name where needed.
 
-Each is tested in ``tests/test_workarounds.py`` by a test that fails once upstream changes, so that
-the work-around can go. Lessons call them by name, so you can see where each one is needed.
-"""
+``tests/test_workarounds.py`` fails once upstream changes, so that the work-around can go."""
 
 import dataclasses
 import math
@@ -11,14 +9,13 @@ import warnings
 
 import numpy as np
 
-#: Icechunk 2.3 logs two warnings for every repository in a local folder: that the local file system
-#: is unsafe for concurrent commits (true, and irrelevant to one writer), and one about a storage
-#: setting nobody chose. The filter keeps every other warning.
-ICECHUNK_LOG = "warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error"
+ICECHUNK_LOG = "warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error"  # see below
 
 
 def quiet_icechunk_local_warnings() -> None:
-    """Silence exactly those two log messages, here and in processes started later (Dask workers)."""
+    """Icechunk 2.3 logs two warnings for every repository in a local folder: that it is unsafe for
+    concurrent commits (true, irrelevant to one writer) and one about a setting nobody chose. Silence
+    exactly those, here and in processes started later (Dask workers); every other warning stays."""
     import icechunk
 
     os.environ["ICECHUNK_LOG"] = ICECHUNK_LOG
@@ -37,10 +34,8 @@ def skip_jsonschema_iri_grammar() -> None:
 class NetCDF3Parser:
     """VirtualiZarr's ``NetCDF3Parser`` (same arguments), accepting ``_FillValue = NaN`` on integers.
 
-    Some netCDF3 files (ERA-Interim's among them) declare a NaN fill value on packed int16
-    variables; VirtualiZarr 2.8 then fails with "cannot convert float NaN to integer". An integer
-    is never NaN, so the attribute masks nothing: this parser drops it and is otherwise upstream's.
-    """
+    Some netCDF3 files (ERA-Interim's) declare it on packed int16 variables; VirtualiZarr 2.8 then
+    fails with "cannot convert float NaN to integer". No integer is NaN, so this parser drops it."""
 
     def __init__(self, *args, **kwargs):
         from virtualizarr.parsers import NetCDF3Parser
@@ -76,28 +71,19 @@ def _is_nan(value) -> bool:
 
 def drop_nan_attrs(ds):
     """``ds`` without NaN-valued attributes, which Icechunk refuses ("bad metadata"): JSON has no NaN.
-
-    xarray ignores a NaN fill value on integers when it decodes, so nothing read changes. Each
-    dropped attribute is named in a warning.
-    """
+    (xarray ignores a NaN fill value on integers, so nothing read changes.) A warning names each one."""
     ds = ds.copy()
     for name, obj in [(None, ds), *ds.variables.items()]:
-        nan = [key for key, value in obj.attrs.items() if _is_nan(value)]
-        for key in nan:
-            del obj.attrs[key]
-        if nan:
+        if nan := [key for key, value in obj.attrs.items() if _is_nan(value)]:
+            obj.attrs = {key: value for key, value in obj.attrs.items() if key not in nan}
             warnings.warn(f"dropped NaN attribute(s) {nan} of {name or 'the dataset'}: Icechunk stores "
                           "attributes as JSON, which has no NaN", stacklevel=2)
     return ds
 
 
 def check_byte_ranges(vds, registry) -> None:
-    """Fail, naming the file, when a virtual reference points past the end of its file.
-
-    VirtualiZarr reads only headers, so a truncated netCDF3 file or TIFF virtualizes without error,
-    and reading fails much later with an Icechunk ``StorageError``. This compares every reference's
-    end with the size of its file.
-    """
+    """Fail, naming the file, when a virtual reference points past the end of its file: VirtualiZarr
+    reads only headers, so a truncated file virtualizes fine and reading fails much later."""
     import obstore
 
     sizes: dict[str, int] = {}
