@@ -3,12 +3,10 @@
 :func:`utils.local_cloud.start` runs it; lessons never import it. Two threaded werkzeug servers
 listen on loopback:
 
-* **S3**: moto's S3 app (moto's S3 only: no ``/moto-api``, no other service) behind
-  :class:`Gatekeeper`, which enforces the access table of :mod:`utils.local_cloud`, checks every
-  SigV4 signature with moto's own verifier, and accepts only the endpoint's own ``Host`` and the
-  known buckets, so the bucket it checks is the bucket moto acts on. A sample-data bucket (a
-  top-level folder of the sample tree) is loaded into moto's backend (in memory) the first time a
-  request names it: starting uploads nothing, and the helper holds only the buckets a notebook uses.
+* **S3**: moto's S3 app only (no ``/moto-api``, no other service) behind :class:`Gatekeeper`: the
+  access table of :mod:`utils.local_cloud`, SigV4 checked by moto's own verifier, only the endpoint's
+  own ``Host`` and known buckets (the bucket it checks is the one moto acts on). A sample bucket is
+  loaded into moto's memory when a request first names it: the helper holds only what is used.
 * **HTTP**: the sample tree, read-only, with byte ranges (the stand-in for files served over
   HTTPS), and ``/s3credentials``: Earthdata-style temporary keys for a basic-auth login.
 

@@ -1,20 +1,12 @@
 """The course's Jupyter configuration: maps, plots and dashboards that work locally and behind a hub.
 
-A browser reaches the kernel's loopback servers (the Dask dashboard, localtileserver's map tiles)
-only through the Jupyter server: at ``<base URL>proxy/<port>/`` (jupyter-server-proxy) and
-``<base URL>localtileserver-proxy/<port>/`` (localtileserver's own route), where the base URL is
-``/`` locally and ``/user/<name>/`` on a JupyterHub. Installing the course package puts
-three files into the environment (``[tool.hatch.build.targets.wheel.shared-data]`` in
-``pyproject.toml``, copied from ``utils/machinery/etc/``), so every Jupyter server and kernel of
-that environment uses them, however it was installed (uv, pip, conda, Binder):
-
-- ``etc/jupyter/jupyter_server_config.d/``: enables this module as a Jupyter server extension, which
-  gives the kernels the server starts the variables of :func:`kernel_environment` (a value already
-  set, e.g. by a hub admin, wins).
-- ``etc/ipython/ipython_kernel_config.json``: loads this module as an IPython extension in every
-  kernel, which makes HoloViews inline its JavaScript when Panel is told to (see below).
-- ``etc/jupyter/labconfig/page_config.d/``: turns off JupyterLab's "official Jupyter news?" pop-up
-  (the announcements plugin, which would also reach for the internet).
+A browser reaches the kernel's loopback servers (the Dask dashboard, localtileserver's tiles) only
+through the Jupyter server, at ``<base URL>proxy/<port>/`` (jupyter-server-proxy) and
+``<base URL>localtileserver-proxy/<port>/``; the base URL is ``/`` locally, ``/user/<name>/`` on a hub.
+Installing the course package (uv, pip, conda, Binder) copies ``utils/machinery/etc/`` into the
+environment's ``etc/`` (``shared-data`` in ``pyproject.toml``): a server-extension config that gives
+kernels :func:`kernel_environment`; an IPython config loading this module in every kernel (HoloViews
+inlines its JavaScript when Panel is told to); a labconfig turning off JupyterLab's news pop-up.
 """
 
 from __future__ import annotations
