@@ -12,6 +12,7 @@
 #   ./course.sh bench      set up, then run the benchmark script
 #   ./course.sh site [--check-links]  build the course as a static site into _build/site (offline;
 #                          --check-links checks its external links instead, which needs the internet)
+#   ./course.sh hub-link HUB_URL  print the nbgitpuller link that opens the course on that JupyterHub
 #
 # Setting up means: find (or provision) a Python >= 3.12, create .venv, install the pinned
 # lock (uv.lock) with uv, falling back to pip, install the course's `utils` package, and make
@@ -20,6 +21,8 @@
 # Environment knobs:
 #   COURSE_PYTHON=/path/to/python   use this interpreter (must be >= 3.12)
 #   COURSE_NO_NETNS=1               test without the loopback-only network namespace
+#   COURSE_REQUIRE_BROWSER=1        fail (not skip) the browser tests when Chromium or
+#                                   configurable-http-proxy is missing (CI sets it)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -178,6 +181,10 @@ cmd="${1:-lab}"
 case "$cmd" in
     lab)
         setup
+        if [ "$(id -u)" = 0 ]; then
+            say "running as root (as in many containers): starting JupyterLab with --allow-root"
+            set -- --allow-root "$@"
+        fi
         exec "$VENV/bin/jupyter" lab --notebook-dir="$ROOT" "$@" "notebooks/00_setup_check.ipynb"
         ;;
     setup) setup ;;
@@ -204,6 +211,11 @@ case "$cmd" in
     site)
         setup
         exec "$VENV/bin/python" site/build.py "$@"
+        ;;
+    hub-link)
+        [ $# -eq 1 ] || die "usage: ./course.sh hub-link HUB_URL (e.g. https://hub.example.org)"
+        [ -x "$VENV/bin/python" ] || setup
+        exec "$VENV/bin/python" scripts/links.py hub "$1"
         ;;
     -h|--help|help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
     *) die "unknown command '$cmd'. Try: ./course.sh help" ;;

@@ -21,11 +21,11 @@ Benchmarks:
   decompressing the bytes.
 - ``sample-data``: ``python -m utils.machinery.sample_data --force`` into a temporary folder (budget 20 s).
 - ``chunks``: chunk shape vs access pattern (notebook 06): a map (one day) and a point's time
-  series (every day) on the OISST month in three layouts (A: the files' own chunks, through a
-  virtual Icechunk store in the local cloud; B: a native copy chunked for time series; C: a
-  balanced compromise), with the requests and bytes the local cloud counted and median times;
-  then the chunk cache, ``max_concurrent_requests`` and request splitting. Request counts are
-  checked against chunk arithmetic (FAIL if they differ); times are information.
+  series (every day) on the OISST month in two layouts (A: the files' own chunks, through a
+  virtual Icechunk store in the local cloud; B: a native copy chunked for time series, in the same
+  repository), with the requests and bytes the local cloud counted and median times; then the
+  chunk cache, ``max_concurrent_requests`` and request splitting. Request counts are checked
+  against chunk arithmetic (FAIL if they differ); times are information.
 - ``notebooks``: execute every notebook like ``scripts/execute_notebooks.py``, but into a
   temporary folder (the committed notebooks are not touched); each one's time and peak memory,
   and the total (budgets: 2 minutes in all, 2 GB per notebook).
@@ -271,33 +271,67 @@ def bench_notebooks(args: argparse.Namespace) -> list[Row]:
 # The layouts and reads of notebooks/06_performance.ipynb (its default parameters).
 CHUNK_LAYOUTS = {  # name: (group in the repository, chunk shape (time, zlev, lat, lon))
     "A archive": (None, (1, 1, 720, 1440)),
-    "B by time": ("sst_by_time", (31, 1, 90, 90)),
-    "C balanced": ("sst_balanced", (8, 1, 360, 360)),
+    "B by time": ("sst_by_time", (31, 1, 180, 180)),
 }
 CHUNKS_MAP_DAY = 14  # 2024-08-15
 CHUNKS_POINT = (540, 860)  # (lat, lon) indices of 45.125N, 215.125E
+CHUNKS_PREFIX = "bench/chunks.icechunk"  # in the scratch bucket
 
 
-@benchmark("chunks", "map vs point time series on three chunk layouts: requests, bytes, median times")
+def chunks_touched(selection: dict[str, slice], shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:
+    """How many chunks of shape ``chunks`` an isel selection of slices touches (notebook 06)."""
+    count = 1
+    for dim, n, size in zip(("time", "zlev", "lat", "lon"), shape, chunks):
+        s = selection.get(dim, slice(0, n))
+        count *= (s.stop - 1) // size - s.start // size + 1
+    return count
+
+
+@benchmark("chunks", "map vs point time series on two chunk layouts: requests, bytes, median times")
 def bench_chunks(args: argparse.Namespace) -> list[Row]:
     import icechunk
+    import obstore
+    import virtualizarr as vz
     import xarray as xr
     from icechunk.xarray import to_icechunk
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import S3Store
+    from virtualizarr.parsers import HDFParser
 
-    from utils import local_cloud, oisst_cloud
-    from utils.sample_data import OISST_MONTH, oisst_dates, oisst_paths
+    from utils import data, local_cloud
 
-    if not all(p.is_file() for p in oisst_paths(OISST_MONTH)):
+    dates = data.oisst_dates()
+    if not all(data.oisst_path(day).is_file() for day in dates):
         return [Row("chunks", "sample data", "OISST files missing: run ./course.sh setup", status="FAIL")]
     cloud = local_cloud.start()
-    prefix = "bench/chunks"
-    start = time.perf_counter()
-    repo = oisst_cloud.create_virtual_store(cloud, prefix, oisst_dates(OISST_MONTH), variables=["sst"])
-    setup = time.perf_counter() - start
-    storage = cloud.icechunk_storage(local_cloud.SCRATCH_BUCKET, prefix)
-    authorize = oisst_cloud.authorization(cloud)
+    endpoint = dict(endpoint_url=cloud.endpoint_url, allow_http=True, force_path_style=True)
+    obstore_endpoint = dict(endpoint=cloud.endpoint_url, virtual_hosted_style_request=False,
+                            client_options={"allow_http": True})
+    learner = dict(access_key_id=cloud.learner.access_key_id, secret_access_key=cloud.learner.secret_access_key)
+    scratch = S3Store(local_cloud.SCRATCH_BUCKET, region=cloud.region, **learner, **obstore_endpoint)
+    obstore.delete(scratch, [m["path"] for m in obstore.list(scratch, prefix=CHUNKS_PREFIX + "/").collect()])
 
-    # the rechunked native copies, in the same repository, one commit (as in the notebook)
+    # layout A: the virtual store of the month, as notebook 06 builds it
+    start = time.perf_counter()
+    prefix = f"s3://{data.OISST_BUCKET}/"
+    public = S3Store(data.OISST_BUCKET, region=data.OISST_REGION, skip_signature=True, **obstore_endpoint)
+    month = vz.open_virtual_mfdataset(
+        [data.oisst_url(day) for day in dates], registry=ObjectStoreRegistry({prefix: public}),
+        parser=HDFParser(drop_variables=["anom", "err", "ice"]), combine="nested", concat_dim="time",
+        coords="minimal", compat="override", combine_attrs="override")
+    storage = icechunk.s3_storage(bucket=local_cloud.SCRATCH_BUCKET, prefix=CHUNKS_PREFIX, region=cloud.region,
+                                  **learner, **endpoint)
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(
+        prefix, icechunk.s3_store(region=data.OISST_REGION, anonymous=True, **endpoint)))
+    authorize = icechunk.containers_credentials({prefix: icechunk.s3_anonymous_credentials()})
+    repo = icechunk.Repository.create(storage, config=config, authorize_virtual_chunk_access=authorize)
+    session = repo.writable_session("main")
+    month.vz.to_icechunk(session.store)
+    session.commit("benchmark: virtual references")
+    setup = time.perf_counter() - start
+
+    # layout B: the rechunked native copy, in the same repository (as in the notebook)
     start = time.perf_counter()
     session = repo.writable_session("main")
     packed = xr.open_zarr(session.store, consolidated=False, chunks=None, decode_cf=False).load().drop_encoding()
@@ -305,7 +339,7 @@ def bench_chunks(args: argparse.Namespace) -> list[Row]:
     for group, chunks in CHUNK_LAYOUTS.values():
         if group is not None:
             to_icechunk(packed, session, group=group, encoding={"sst": {"chunks": chunks, "compressors": codecs}})
-    session.commit("benchmark: rechunked copies")
+    session.commit("benchmark: rechunked copy")
     rechunk = time.perf_counter() - start
 
     shape = packed["sst"].shape
@@ -315,40 +349,33 @@ def bench_chunks(args: argparse.Namespace) -> list[Row]:
         "series": {"lat": slice(lat, lat + 1), "lon": slice(lon, lon + 1)},
     }
 
-    def touched(selection: dict[str, slice], chunks: tuple[int, ...]) -> int:
-        count = 1
-        for dim, n, size in zip(("time", "zlev", "lat", "lon"), shape, chunks):
-            s = selection.get(dim, slice(0, n))
-            count *= (s.stop - 1) // size - s.start // size + 1
-        return count
-
     def read_once(group: str | None, read: str, config: icechunk.RepositoryConfig | None = None,
-                  times: int = 1) -> list[oisst_cloud.Measurement]:
-        # from a freshly opened repository (empty caches), like a new reader; only the reads are measured
+                  times: int = 1) -> list[local_cloud.Measurement]:
+        # from a freshly opened repository (empty caches), like a new reader: the first read fetches the manifest
         opened = icechunk.Repository.open(storage, config=config, authorize_virtual_chunk_access=authorize)
         sst = xr.open_zarr(opened.readonly_session("main").store, group=group, consolidated=False, chunks=None)["sst"]
-        return [oisst_cloud.measure(cloud, lambda: sst.isel(reads[read]).load()) for _ in range(times)]
+        return [cloud.measure(lambda: sst.isel(reads[read]).load()) for _ in range(times)]
 
     rows = [
         Row("chunks", f"setup: virtual store of {shape[0]} OISST files in the local cloud (not timed below)",
             seconds(setup)),
-        Row("chunks", "setup: write the rechunked copies B and C (one commit)", seconds(rechunk)),
+        Row("chunks", "setup: write the rechunked copy B", seconds(rechunk)),
     ]
     # every (layout, read) pair `repeat` times, interleaved
-    measured: dict[tuple[str, str], list[oisst_cloud.Measurement]] = {}
+    measured: dict[tuple[str, str], list[local_cloud.Measurement]] = {}
     for _ in range(args.repeat):
         for name, (group, _chunks) in CHUNK_LAYOUTS.items():
             for read in reads:
                 measured.setdefault((name, read), []).extend(read_once(group, read))
     for (name, read), runs in measured.items():
         chunks = CHUNK_LAYOUTS[name][1]
-        predicted = touched(reads[read], chunks)
-        counts = {(m.requests, m.bytes_sent // 1000) for m in runs}
-        ok = all(m.requests == predicted + 1 for m in runs)  # every chunk touched, plus the manifest
+        predicted = chunks_touched(reads[read], shape, chunks)
+        counts = {(m.stats.count, m.stats.bytes_sent) for m in runs}
+        ok = all(m.stats.count == predicted + 1 for m in runs)  # every chunk touched, plus the manifest
         median = statistics.median(m.seconds for m in runs)
         rows.append(Row(
             "chunks", f"{name} {chunks}: {read}",
-            f"{seconds(median)} | {runs[0].requests} requests | {runs[0].bytes_sent / 1e6:.2f} MB",
+            f"{seconds(median)} | {runs[0].stats.count} requests | {runs[0].stats.bytes_sent / 1e6:.2f} MB",
             f"{predicted} chunks + 1 manifest", "PASS" if ok and len(counts) == 1 else "FAIL",
         ))
     series = {name: statistics.median(m.seconds for m in measured[name, "series"]) for name in CHUNK_LAYOUTS}
@@ -357,29 +384,32 @@ def bench_chunks(args: argparse.Namespace) -> list[Row]:
 
     # tuning: the chunk cache (native chunks served from memory), concurrency (time only), splitting
     cache = icechunk.RepositoryConfig(caching=icechunk.CachingConfig(num_bytes_chunks=64 * 2**20))
-    for name in ("C balanced", "A archive"):
+    for name, read in (("B by time", "series"), ("A archive", "map")):
         group, chunks = CHUNK_LAYOUTS[name]
-        first, second = read_once(group, "map", cache, times=2)
-        expected = 0 if group is not None else touched(reads["map"], chunks)  # virtual chunks are not cached
-        rows.append(Row("chunks", f"chunk cache 64 MiB, {name}: map read twice",
-                        f"{first.requests} then {second.requests} requests", f"2nd = {expected}",
-                        "PASS" if second.requests == expected else "FAIL"))
-    concurrency: dict[str, list[oisst_cloud.Measurement]] = {"1": [], "default": []}
+        runs = read_once(group, read, cache, times=3)
+        expected = [chunks_touched(reads[read], shape, chunks) + 1, 0, 0]
+        if group is None:  # virtual chunks are not cached
+            expected[1:] = [expected[0] - 1] * 2
+        got = [m.stats.count for m in runs]
+        rows.append(Row("chunks", f"chunk cache 64 MiB, {name}: {read} read 3 times",
+                        f"{got} requests", f"{expected}", "PASS" if got == expected else "FAIL"))
+    concurrency: dict[str, list[local_cloud.Measurement]] = {"1": [], "default": []}
     for _ in range(args.repeat):
-        for label, config in (("1", icechunk.RepositoryConfig(max_concurrent_requests=1)), ("default", None)):
-            concurrency[label] += read_once(None, "series", config)
-    same = len({(m.requests, m.bytes_sent) for runs in concurrency.values() for m in runs}) == 1
+        for label, limit in (("1", icechunk.RepositoryConfig(max_concurrent_requests=1)), ("default", None)):
+            concurrency[label] += read_once(None, "series", limit)
+    same = len({(m.stats.count, m.stats.bytes_sent) for runs in concurrency.values() for m in runs}) == 1
     for label, runs in concurrency.items():
         rows.append(Row("chunks", f"max_concurrent_requests={label}: series on A archive, median of {args.repeat}",
-                        f"{seconds(statistics.median(m.seconds for m in runs))} | {runs[0].requests} requests",
+                        f"{seconds(statistics.median(m.seconds for m in runs))} | {runs[0].stats.count} requests",
                         "same requests", "PASS" if same else "FAIL"))
     split = icechunk.RepositoryConfig(storage=icechunk.StorageSettings(
         concurrency=icechunk.StorageConcurrencySettings(ideal_concurrent_request_size=64 * 1024)))
     whole, parts = read_once(None, "map", None, times=2)[1], read_once(None, "map", split, times=2)[1]
+    ok = parts.stats.bytes_sent == whole.stats.bytes_sent and parts.stats.count == -(-whole.stats.bytes_sent // 65536)
     rows.append(Row("chunks", "ideal_concurrent_request_size 64 KiB: map on A archive (2nd read)",
-                    f"{whole.requests} -> {parts.requests} ranged GETs, {parts.bytes_sent:,} bytes",
-                    "same bytes", "PASS" if parts.bytes_sent == whole.bytes_sent else "FAIL"))
-    oisst_cloud.delete_prefix(cloud, prefix)
+                    f"{whole.stats.count} -> {parts.stats.count} ranged GETs, {parts.stats.bytes_sent:,} bytes",
+                    "same bytes", "PASS" if ok else "FAIL"))
+    obstore.delete(scratch, [m["path"] for m in obstore.list(scratch, prefix=CHUNKS_PREFIX + "/").collect()])
     return rows
 
 

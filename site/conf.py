@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
 
-from utils.machinery import links  # noqa: E402
+import links  # noqa: E402  (scripts/links.py)
 
 project = "Cloud-native geospatial data: Zarr, Icechunk and VirtualiZarr"
 html_title = "Cloud-native geospatial data"

@@ -28,7 +28,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from utils.machinery import links
+import links  # scripts/links.py, on sys.path through conf.py
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent  # the repository this site is made from

@@ -58,7 +58,7 @@ def _join_group(item: pytest.Item, group: str, config: pytest.Config) -> None:
     pytest-xdist 3.8 adds the suffix through ``item._nodeid``, which pytest 9.2 no longer reads.
     """
     item.add_marker(pytest.mark.xdist_group(group))
-    if config.getvalue("loadgroup") and hasattr(item, "_id") and "@" not in item.nodeid:
+    if getattr(config.option, "loadgroup", False) and hasattr(item, "_id") and "@" not in item.nodeid:
         from _pytest.nodeid import NodeId
 
         item._id = NodeId.parse(f"{item.nodeid}@{group}")

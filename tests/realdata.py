@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from utils.paths import REPO_ROOT
+from utils.data import REPO
 
 
 def realdata_dir() -> Path:
     """The real-data folder, or skip (fail with ``COURSE_REQUIRE_REALDATA=1``) when it is absent."""
-    folder = Path(os.environ.get("COURSE_REALDATA_DIR", REPO_ROOT.parent / "shared" / "realdata"))
+    folder = Path(os.environ.get("COURSE_REALDATA_DIR", REPO.parent / "shared" / "realdata"))
     if not folder.is_dir():
         reason = (
             f"real-data folder {folder} not found; set COURSE_REALDATA_DIR to the folder that holds "

@@ -11,7 +11,7 @@ EXTENSIONS = [
     "https://stac-extensions.github.io/storage/v2.0.0/schema.json",
     "https://stac-extensions.github.io/version/v1.2.0/schema.json",
     "https://stac-extensions.github.io/virtual-assets/v1.0.0/schema.json",
-    "https://stac-extensions.github.io/zarr/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/zarr/v1.1.0/schema.json",
 ]
 STORE_KEY = "store"
 FILES_KEY = "files"
@@ -72,6 +72,7 @@ def virtual_store_collection(
                 "href": store_href,
                 "type": "application/vnd.zarr+icechunk",
                 "roles": ["data", "references", "virtual", "latest-version"],
+                "icechunk:snapshot_id": snapshot,
                 "version": snapshot,
                 "storage:refs": ["store-scheme"],
                 "vrt:hrefs": [{"key": FILES_KEY, "href": f"#{FILES_KEY}"}],

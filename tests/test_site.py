@@ -26,9 +26,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from utils.machinery import links
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import links  # noqa: E402
+
 ARTIFACTS = ROOT / "_build" / "site-test"
 HUB = "https://hub.example.org"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -101,3 +101,25 @@ def test_icechunk_local_warnings(quiet: bool, tmp_path: Path) -> None:
     """)
     stderr = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
     assert ("not safe for concurrent commits" in stderr) is not quiet, stderr
+
+
+def test_upstream_still_builds_the_iri_grammar_on_import() -> None:
+    code = "import sys, jsonschema; print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is not None)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_skipping_the_iri_grammar_keeps_schema_validation() -> None:
+    code = textwrap.dedent("""
+        from utils import workarounds
+        workarounds.skip_jsonschema_iri_grammar()
+        import sys, jsonschema, pystac.validation
+        schema = {"type": "object", "properties": {"href": {"type": "string", "format": "iri"}}, "required": ["href"]}
+        jsonschema.validate({"href": "s3://bucket/key"}, schema, format_checker=jsonschema.FormatChecker())
+        try:
+            jsonschema.validate({"href": 3}, schema)
+        except jsonschema.ValidationError as error:
+            print("refused:", error.message)
+        print(sys.modules.get("rfc3987_syntax"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["refused: 3 is not of type 'string'", "None"], out

@@ -1,13 +1,9 @@
 """Where the course's files are: the sample data, its real-world twins, and scratch folders.
 
-The sample files are synthetic stand-ins that ``./course.sh setup`` makes (same names, layout,
-dtypes and attributes as the real products, made-up values). Each one sits at
-``data/sample/<real bucket>/<real key>``, so the local cloud serves it under the real bucket
-name and key, and a notebook switches to the real data by changing where it points, not its code.
-"""
+The sample files are synthetic stand-ins (real names, layout, dtypes, attributes; made-up values) at
+``data/sample/<real bucket>/<real key>``: the real data is a change of where a notebook points."""
 
-from __future__ import annotations
-
+import calendar
 import datetime as dt
 import os
 import re
@@ -16,28 +12,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = Path(os.environ.get("COURSE_SAMPLE_DIR") or REPO / "data" / "sample")
-SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or REPO / "data" / "scratch")
+SCRATCH_DIR = Path(os.environ.get("COURSE_SCRATCH_DIR") or (REPO / "data" / "scratch" if os.access(REPO / "data", os.W_OK)
+                                                           else Path.home() / "course-scratch"))  # read-only: a hub image
 if {"#", "?"} & set(str(REPO)):
-    raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold "
-                       "(virtual references would point to the wrong file): rename or move the folder")
-_SETUP = "run `./course.sh setup` in the course folder (it makes the sample data), then run this cell again"
+    raise RuntimeError(f"the course folder {REPO} has '#' or '?' in its path, which file URLs cannot hold: rename or move the folder")
 
 
 def scratch(notebook: str) -> Path:
     """This notebook's own folder, ``data/scratch/<notebook>``, emptied so the notebook can run again."""
     if not re.fullmatch(r"[\w-]+", str(notebook)):
         raise ValueError(f"a scratch folder is named like '03', got {notebook!r}")
-    path = SCRATCH_DIR / notebook
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+    shutil.rmtree(SCRATCH_DIR / notebook, ignore_errors=True)
+    (SCRATCH_DIR / notebook).mkdir(parents=True)
+    return SCRATCH_DIR / notebook
 
 
 def require(*paths: Path) -> None:
     """Fail with what to do when a sample file the notebook needs is not there."""
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} sample file(s) missing, e.g. {missing[0]}: {_SETUP}.")
+        raise FileNotFoundError(f"{len(missing)} sample file(s) missing, e.g. {missing[0]}: run `./course.sh setup` "
+                                "in the course folder (it makes the sample data), then run this cell again.")
 
 
 # --- GLAD Global Land Cover and Land Use Change 2000-2020 (Potapov et al. 2022) ---------------
@@ -74,13 +69,11 @@ def glad_key(year: int, tile: str = GLAD_TILE) -> str:
     return f"GLCLU2000-2020/v2/{year}/{tile}.tif"
 
 
-def glad_path(year: int, tile: str = GLAD_TILE) -> Path:
-    """The sample file standing in for :func:`glad_url`."""
+def glad_path(year: int, tile: str = GLAD_TILE) -> Path:  # the sample file standing in for glad_url()
     return SAMPLE_DIR / GLAD_BUCKET / glad_key(year, tile)
 
 
-def glad_url(year: int, tile: str = GLAD_TILE) -> str:
-    """The real tile, public over HTTPS."""
+def glad_url(year: int, tile: str = GLAD_TILE) -> str:  # the real tile, public over HTTPS
     return f"https://storage.googleapis.com/{GLAD_BUCKET}/{glad_key(year, tile)}"
 
 
@@ -88,34 +81,29 @@ def read_legend():
     """The GLAD legend as a DataFrame: ``value``, ``name``, ``color`` and the class ``family``."""
     import pandas as pd
 
-    legend = pd.read_csv(GLAD_LEGEND)
-    families = pd.read_csv(GLAD_FAMILIES)
+    legend, families = pd.read_csv(GLAD_LEGEND), pd.read_csv(GLAD_FAMILIES)
     legend["family"] = pd.cut(legend["value"], [*families["first"], 256], right=False, labels=families["family"])
     return legend
 
 
 def legend_colormap():
-    """``(cmap, norm, labels)`` for GLAD class codes, one colour-blind-safe colour per family.
-
-    ``da.plot(cmap=cmap, norm=norm)``; ``labels[i]`` names the codes from ``norm.boundaries[i]``
-    up to ``norm.boundaries[i + 1]``.
-    """
+    """``(cmap, norm, labels)`` for GLAD codes, one colour-blind-safe colour per family: ``da.plot(cmap=cmap,
+    norm=norm)``; ``labels[i]`` names the codes from ``norm.boundaries[i]`` to ``norm.boundaries[i + 1]``."""
     import pandas as pd
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     families = pd.read_csv(GLAD_FAMILIES)
-    boundaries = [*families["first"], 256]
     cmap = ListedColormap(list(families["color"]), name="glad_families")
-    return cmap, BoundaryNorm(boundaries, len(families)), list(families["family"])
+    return cmap, BoundaryNorm([*families["first"], 256], len(families)), list(families["family"])
 
 
 def make_glad_tile(year: int, tile: str, path: Path, size: int = 2000) -> Path:
     """Write a stand-in tile anywhere, at any size (notebook 07 makes many on its workers)."""
-    from utils.machinery.sample_data import write_glad_tile
-
+    from utils.machinery.sample_data import write_glad_tile  # the sample-data factory
     return write_glad_tile(year, tile, Path(path), size)
 
 
+STAC_SCHEMAS = REPO / "data" / "stac-schemas"  # the STAC extension schemas notebook 08 validates with
 # --- NOAA OISST v2.1, daily 0.25 degree sea-surface temperature ------------------------------
 OISST_BUCKET = "noaa-cdr-sea-surface-temp-optimum-interpolation-pds"  # NOAA open data on AWS
 OISST_REGION = "us-east-1"
@@ -128,23 +116,19 @@ def oisst_dates(month: str = OISST_MONTH) -> list[dt.date]:
         first = dt.date.fromisoformat(f"{month}-01")
     except (TypeError, ValueError):
         raise ValueError(f"a month is written 'YYYY-MM', like '2024-08'; got {month!r}") from None
-    days = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - first
-    return [first + dt.timedelta(days=i) for i in range(days.days)]
+    return [first.replace(day=day) for day in range(1, calendar.monthrange(first.year, first.month)[1] + 1)]
 
 
-def oisst_key(date: dt.date | str) -> str:
-    """The object key of one daily file in the OISST bucket."""
+def oisst_key(date: dt.date | str) -> str:  # one daily file in the OISST bucket
     d = dt.date.fromisoformat(str(date)[:10])
     return f"data/v2.1/avhrr/{d:%Y%m}/oisst-avhrr-v02r01.{d:%Y%m%d}.nc"
 
 
-def oisst_path(date: dt.date | str) -> Path:
-    """The sample file of ``date`` (the sample data holds :data:`OISST_MONTH`)."""
+def oisst_path(date: dt.date | str) -> Path:  # the sample file (the sample data holds OISST_MONTH)
     return SAMPLE_DIR / OISST_BUCKET / oisst_key(date)
 
 
-def oisst_url(date: dt.date | str) -> str:
-    """The real daily file in NOAA's public bucket."""
+def oisst_url(date: dt.date | str) -> str:  # the real file in NOAA's public bucket
     return f"s3://{OISST_BUCKET}/{oisst_key(date)}"
 
 

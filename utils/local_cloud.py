@@ -11,16 +11,11 @@ path-style), ``region=cloud.region`` and the keys below. The buckets: the top-le
     provider keys            read, write      read, write         read, write
 
 ``cloud.http_url`` serves the same files over HTTP with byte ranges. A helper process runs both
-servers (``utils/machinery/cloud_server.py``) and counts every request they answer.
-"""
-
-from __future__ import annotations
+servers (``utils/machinery/cloud_server.py``) and counts every request they answer."""
 
 import atexit
-import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter, namedtuple
@@ -31,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from utils.data import REPO, SAMPLE_DIR
+from utils.data import SAMPLE_DIR
 
 REGION = "us-east-1"
 SCRATCH_BUCKET = "course-scratch"  # learners write their own stores here
@@ -51,8 +46,7 @@ class Keys(NamedTuple):
         return f"Keys(access_key_id={self.access_key_id!r}, secret_access_key=..., session_token=...)"
 
 
-# server: "s3" or "http"; path: with the query, as sent; range: the Range header; bytes_sent: the
-# response body (what a reader downloaded); bytes_received: the request body (what a writer uploaded).
+# server "s3"|"http"; path with its query; bytes_sent: what a reader downloaded; bytes_received: what a writer uploaded
 RequestRecord = namedtuple("RequestRecord", "server method path status range bytes_sent bytes_received")
 Measurement = namedtuple("Measurement", "value stats seconds")  # what read() returned, RequestStats, time
 
@@ -79,29 +73,14 @@ class LocalCloud:
 
     region = REGION
 
-    def __init__(self, process: subprocess.Popen[str], urls: dict[str, str], sample_dir: Path):
-        self._process, self._lock, self._owner = process, threading.Lock(), os.getpid()
+    def __init__(self, process: subprocess.Popen[str], ask: Callable[..., Any], urls: dict[str, str], sample_dir: Path):
+        self._process, self._owner = process, os.getpid()
+        self._call = ask  # one request to the helper process: ask(op, **arguments) -> its answer
         self.sample_dir, self.endpoint_url, self.http_url = sample_dir, urls["endpoint_url"], urls["http_url"]
         self.s3credentials_url = f"{self.http_url}/s3credentials"  # GET it with the Earthdata login
         self.requests = SimpleNamespace(  # each once the requests in flight have been answered
             reset=lambda: self._call("reset"),
             snapshot=lambda: RequestStats(tuple(RequestRecord(*r) for r in self._call("snapshot"))))
-
-    def _call(self, op: str, **arguments: Any) -> Any:
-        if os.getpid() != self._owner:
-            raise LocalCloudError("the local cloud belongs to the process that started it: here, use its "
-                                  "endpoint_url and keys, which work from any process")
-        with self._lock:
-            try:
-                print(json.dumps({"op": op, **arguments}), file=self._process.stdin, flush=True)
-                answer = json.loads(self._process.stdout.readline() or "{}")  # type: ignore[union-attr]
-            except (OSError, ValueError):
-                answer = {}
-        if not answer:
-            raise LocalCloudError("the local cloud has stopped: call local_cloud.start() again")
-        if "error" in answer:
-            raise LocalCloudError(answer["error"])
-        return answer["ok"]
 
     _accounts = cached_property(lambda self: self._call("accounts"))
     learner = property(lambda self: Keys(*self._accounts["learner"]), doc="Reads every bucket, writes course-scratch.")
@@ -119,8 +98,7 @@ class LocalCloud:
     def measure(self, read: Callable[[], Any]) -> Measurement:
         """Run ``read()``: its value, the requests it cost and its time (nothing else may use the cloud meanwhile)."""
         self.requests.reset()
-        started = time.perf_counter()
-        value = read()
+        started, value = time.perf_counter(), read()
         return Measurement(value, self.requests.snapshot(), time.perf_counter() - started)
 
     def stop(self) -> None:
@@ -128,8 +106,7 @@ class LocalCloud:
         if os.getpid() == self._owner and self.running:
             self._process.terminate()
             self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            stream.close()  # type: ignore[union-attr]
+        self._process.stdin.close(), self._process.stdout.close()  # type: ignore[union-attr]
 
     def __repr__(self) -> str:
         return f"<LocalCloud {'running' if self.running else 'stopped'}: S3 {self.endpoint_url}, HTTP {self.http_url}>"
@@ -153,17 +130,10 @@ def start(port: int | None = None, *, sample_dir: Path | str = SAMPLE_DIR) -> Lo
         if not sample_dir.is_dir():
             raise LocalCloudError(f"no sample data in {sample_dir}: run `./course.sh setup` in the course folder "
                                   "(it makes the sample data), then start the local cloud again")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        config = json.dumps({"port": port, "sample_dir": str(sample_dir), "owner": os.getpid()})
-        process = subprocess.Popen(  # in its own session: Ctrl-C in a terminal must not stop it
-            [sys.executable, "-m", "utils.machinery.cloud_server", config], cwd=REPO, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
-        answer = json.loads(process.stdout.readline() or '{"error": "the helper process ended; see its errors above"}')
-        if "error" in answer:
-            process.kill()
-            process.wait()
-            raise LocalCloudError(answer["error"])
-        _running = LocalCloud(process, answer["ok"], sample_dir)
+        from utils.machinery.cloud_server import launch  # the helper process and its handshake
+
+        process, ask, urls = launch(port, sample_dir)
+        _running = LocalCloud(process, ask, urls, sample_dir)
         return _running
 
 

@@ -1,10 +1,6 @@
-"""Work-arounds for upstream problems the course runs into, one function each.
+"""Work-arounds for upstream problems the course runs into, one each, called by name where needed.
 
-Each is tested in ``tests/test_workarounds.py`` by a test that fails once upstream changes, so that
-the work-around can go. Lessons call them by name, so you can see where each one is needed.
-"""
-
-from __future__ import annotations
+``tests/test_workarounds.py`` fails once upstream changes, so that the work-around can go."""
 
 import dataclasses
 import math
@@ -12,29 +8,39 @@ import os
 import warnings
 
 import numpy as np
-from virtualizarr.parsers import NetCDF3Parser as _NetCDF3Parser
 
-#: Icechunk 2.3 logs two warnings for every repository in a local folder: that the local file system
-#: is unsafe for concurrent commits (true, and irrelevant to one writer), and one about a storage
-#: setting nobody chose. The filter keeps every other warning.
-ICECHUNK_LOG = "warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error"
+ICECHUNK_LOG = "warn,icechunk_arrow_object_store=error,icechunk_storage::readback=error"  # see below
 
 
 def quiet_icechunk_local_warnings() -> None:
-    """Silence exactly those two log messages, here and in processes started later (Dask workers)."""
+    """Icechunk 2.3 logs two warnings for every repository in a local folder: that it is unsafe for
+    concurrent commits (true, irrelevant to one writer) and one about a setting nobody chose. Silence
+    exactly those, here and in processes started later (Dask workers); every other warning stays."""
     import icechunk
 
     os.environ["ICECHUNK_LOG"] = ICECHUNK_LOG
     icechunk.set_logs_filter(ICECHUNK_LOG)
 
 
-class NetCDF3Parser(_NetCDF3Parser):
-    """VirtualiZarr's netCDF3 parser, accepting ``_FillValue = NaN`` on integer variables.
+def skip_jsonschema_iri_grammar() -> None:
+    """Skip a slow import: jsonschema 4.26 builds a whole IRI grammar (``rfc3987-syntax``, with Lark)
+    when it is imported, about 1.5 s of CPU, for a format check STAC validation never uses. Call it
+    before importing ``pystac.validation``; jsonschema then leaves that one format unchecked."""
+    import sys
 
-    Some netCDF3 files (ERA-Interim's among them) declare a NaN fill value on packed int16
-    variables; VirtualiZarr 2.8 then fails with "cannot convert float NaN to integer". An integer
-    is never NaN, so the attribute masks nothing: this parser drops it and is otherwise upstream's.
-    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
+class NetCDF3Parser:
+    """VirtualiZarr's ``NetCDF3Parser`` (same arguments), accepting ``_FillValue = NaN`` on integers.
+
+    Some netCDF3 files (ERA-Interim's) declare it on packed int16 variables; VirtualiZarr 2.8 then
+    fails with "cannot convert float NaN to integer". No integer is NaN, so this parser drops it."""
+
+    def __init__(self, *args, **kwargs):
+        from virtualizarr.parsers import NetCDF3Parser
+
+        self._parser = NetCDF3Parser(*args, **kwargs)
 
     def __call__(self, url, registry):
         from virtualizarr.parsers import netcdf3
@@ -44,15 +50,14 @@ class NetCDF3Parser(_NetCDF3Parser):
         def parse(reader):
             header = original(reader)
             for i, var in enumerate(header.variables):
-                fill = var.attributes.get("_FillValue")
-                if np.dtype(var.dtype).kind in "iu" and _is_nan(fill):
+                if np.dtype(var.dtype).kind in "iu" and _is_nan(var.attributes.get("_FillValue")):
                     attributes = {k: v for k, v in var.attributes.items() if k != "_FillValue"}
                     header.variables[i] = dataclasses.replace(var, attributes=attributes)
             return header
 
         netcdf3._parse_header = parse
         try:
-            return super().__call__(url, registry)
+            return self._parser(url, registry)
         finally:
             netcdf3._parse_header = original
 
@@ -66,28 +71,19 @@ def _is_nan(value) -> bool:
 
 def drop_nan_attrs(ds):
     """``ds`` without NaN-valued attributes, which Icechunk refuses ("bad metadata"): JSON has no NaN.
-
-    xarray ignores a NaN fill value on integers when it decodes, so nothing read changes. Each
-    dropped attribute is named in a warning.
-    """
+    (xarray ignores a NaN fill value on integers, so nothing read changes.) A warning names each one."""
     ds = ds.copy()
     for name, obj in [(None, ds), *ds.variables.items()]:
-        nan = [key for key, value in obj.attrs.items() if _is_nan(value)]
-        for key in nan:
-            del obj.attrs[key]
-        if nan:
+        if nan := [key for key, value in obj.attrs.items() if _is_nan(value)]:
+            obj.attrs = {key: value for key, value in obj.attrs.items() if key not in nan}
             warnings.warn(f"dropped NaN attribute(s) {nan} of {name or 'the dataset'}: Icechunk stores "
                           "attributes as JSON, which has no NaN", stacklevel=2)
     return ds
 
 
 def check_byte_ranges(vds, registry) -> None:
-    """Fail, naming the file, when a virtual reference points past the end of its file.
-
-    VirtualiZarr reads only headers, so a truncated netCDF3 file or TIFF virtualizes without error,
-    and reading fails much later with an Icechunk ``StorageError``. This compares every reference's
-    end with the size of its file.
-    """
+    """Fail, naming the file, when a virtual reference points past the end of its file: VirtualiZarr
+    reads only headers, so a truncated file virtualizes fine and reading fails much later."""
     import obstore
 
     sizes: dict[str, int] = {}

@@ -3,12 +3,10 @@
 :func:`utils.local_cloud.start` runs it; lessons never import it. Two threaded werkzeug servers
 listen on loopback:
 
-* **S3**: moto's S3 app (moto's S3 only: no ``/moto-api``, no other service) behind
-  :class:`Gatekeeper`, which enforces the access table of :mod:`utils.local_cloud`, checks every
-  SigV4 signature with moto's own verifier, and accepts only the endpoint's own ``Host`` and the
-  known buckets, so the bucket it checks is the bucket moto acts on. A sample-data bucket (a
-  top-level folder of the sample tree) is loaded into moto's backend (in memory) the first time a
-  request names it: starting uploads nothing, and the helper holds only the buckets a notebook uses.
+* **S3**: moto's S3 app only (no ``/moto-api``, no other service) behind :class:`Gatekeeper`: the
+  access table of :mod:`utils.local_cloud`, SigV4 checked by moto's own verifier, only the endpoint's
+  own ``Host`` and known buckets (the bucket it checks is the one moto acts on). A sample bucket is
+  loaded into moto's memory when a request first names it: the helper holds only what is used.
 * **HTTP**: the sample tree, read-only, with byte ranges (the stand-in for files served over
   HTTPS), and ``/s3credentials``: Earthdata-style temporary keys for a basic-auth login.
 
@@ -27,6 +25,7 @@ import os
 import re
 import secrets
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -372,6 +371,42 @@ def watch_owner(owner: int) -> None:
     while os.getppid() == owner:
         time.sleep(0.2)
     os._exit(0)
+
+
+def launch(port: int | None, sample_dir: Path) -> tuple[subprocess.Popen[str], Callable[..., Any], dict[str, str]]:
+    """Start this module as the owner's helper process: return it, a function that sends it one request
+    and returns the answer (``ask(op, **arguments)``), and its endpoints. Raise what it said if it failed."""
+    from utils.data import REPO
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    config = json.dumps({"port": port, "sample_dir": str(sample_dir), "owner": os.getpid()})
+    process = subprocess.Popen(  # in its own session: Ctrl-C in a terminal must not stop it
+        [sys.executable, "-m", "utils.machinery.cloud_server", config], cwd=REPO, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    answer = json.loads(process.stdout.readline() or '{"error": "the helper process ended; see its errors above"}')
+    if "error" in answer:
+        process.kill()
+        process.wait()
+        raise LocalCloudError(answer["error"])
+    lock, owner = threading.Lock(), os.getpid()
+
+    def ask(op: str, **arguments: Any) -> Any:
+        if os.getpid() != owner:
+            raise LocalCloudError("the local cloud belongs to the process that started it: here, use its "
+                                  "endpoint_url and keys, which work from any process")
+        with lock:
+            try:
+                print(json.dumps({"op": op, **arguments}), file=process.stdin, flush=True)
+                reply = json.loads(process.stdout.readline() or "{}")  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                reply = {}
+        if not reply:
+            raise LocalCloudError("the local cloud has stopped: call local_cloud.start() again")
+        if "error" in reply:
+            raise LocalCloudError(reply["error"])
+        return reply["ok"]
+
+    return process, ask, answer["ok"]
 
 
 def main() -> None:

@@ -1,15 +1,12 @@
 """Running the course's notebooks: for the tests, `./course.sh execute`, learner copies and the benchmark.
 
-- :func:`execute` runs a notebook top to bottom with papermill on its default parameters, in a
-  fresh kernel started in ``notebooks/``, writing below a scratch folder, under the offline guard.
-- Lessons print plain paths; :func:`sanitize_paths` turns this machine's course folders into
-  ``<course>`` in the outputs that get committed, and :func:`sanitize` also hides what changes
-  from run to run (ids, timestamps, timings, ports), for comparing outputs (nbval uses the same
-  patterns, see :func:`write_sanitize_cfg`).
-- :func:`learner_copy` drops solutions and ``check`` cells, and every output.
+:func:`execute` runs a notebook with papermill (kernel in ``notebooks/``, a scratch folder, the offline
+guard). Lessons print plain paths: committed outputs say ``<course>`` for this machine's course folder
+(:func:`sanitize_paths`); :func:`sanitize` also hides what changes between runs, as nbval does.
 
     python -m utils.machinery.notebooks execute [NOTEBOOK ...]   re-execute in place (commit them)
     python -m utils.machinery.notebooks learner [FOLDER]         learner copies (default learner/)
+    python -m utils.machinery.notebooks schedule                 the workshop table of INSTRUCTORS.md
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import quote
 
 import nbformat
@@ -46,8 +44,7 @@ def notebooks() -> list[Path]:
 def select(names: list[str]) -> list[Path]:
     """The notebooks named (``03``, ``03_icechunk_versioning``, a file name or a path); all if none."""
     found = [nb for nb in notebooks() if not names or any(Path(n).stem in (nb.stem, nb.stem[:2]) for n in names)]
-    unknown = [n for n in names if not any(Path(n).stem in (nb.stem, nb.stem[:2]) for nb in found)]
-    if unknown:
+    if unknown := [n for n in names if not any(Path(n).stem in (nb.stem, nb.stem[:2]) for nb in found)]:
         raise SystemExit(f"no such notebook: {', '.join(unknown)}; the notebooks are {[nb.name for nb in notebooks()]}")
     return found
 
@@ -56,8 +53,7 @@ def tags(cell: Any) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
-def read(path: Path) -> Any:
-    return nbformat.read(str(path), as_version=4)
+read = lambda path: nbformat.read(str(path), as_version=4)  # noqa: E731
 
 
 # --- what outputs show ------------------------------------------------------------------------
@@ -71,8 +67,7 @@ def _folders(scratch: Path | None = None) -> list[tuple[str, str]]:
     pairs = {}
     for folder, name in named:
         for form in {str(folder), str(Path(folder).resolve())}:
-            pairs[form] = name
-            pairs[quote(form)] = name
+            pairs[form] = pairs[quote(form)] = name
     return sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True)
 
 
@@ -97,10 +92,8 @@ def sanitize(text: str, scratch: Path | None = None) -> str:
 
 
 def write_sanitize_cfg(target: Path, scratch_root: Path) -> Path:
-    """nbval's sanitizer file for a test session: this machine's folders first, then the fixed patterns.
-
-    ``scratch_root`` holds one scratch folder per notebook (``scratch-<stem>``).
-    """
+    """nbval's sanitizers for a test session: this machine's folders (``scratch_root`` holds one
+    ``scratch-<stem>`` per notebook), then the fixed patterns."""
     lines = [f"[scratch folders]\nregex: {re.escape(str(scratch_root))}/scratch-[\\w-]+\nreplace: {COURSE}/data/scratch\n"]
     for i, (folder, name) in enumerate(_folders()):
         lines.append(f"[course folder {i}]\nregex: {re.escape(folder)}\nreplace: {name}\n")
@@ -140,17 +133,6 @@ def offline_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    before = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(before)
-
-
-@contextlib.contextmanager
 def _expected_errors_allowed() -> Iterator[None]:
     """Let papermill accept the errors of cells tagged ``raises-exception`` (and only those).
 
@@ -178,49 +160,40 @@ def _expected_errors_allowed() -> Iterator[None]:
         papermill.execute.raise_for_execution_errors = original
 
 
-class _PeakMemory:
-    """Samples the summed RSS of this process's descendants (kernel, local cloud, Dask workers)."""
+@contextlib.contextmanager
+def _peak_memory() -> Iterator[list[int]]:
+    """Sample the summed RSS of this process's descendants (kernel, local cloud, Dask workers): ``[peak]``."""
+    import psutil
 
-    def __init__(self, interval: float = 0.2) -> None:
-        import psutil
+    peak, done = [0], threading.Event()
 
-        self._me, self._interval, self.peak = psutil.Process(), interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self._stop.wait(self._interval):
+    def sample() -> None:
+        while not done.wait(0.2):
             total = 0
-            for child in self._me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
-            self.peak = max(self.peak, total)
+            for process in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # it may end while we look
+                    total += process.memory_info().rss
+            peak[0] = max(peak[0], total)
 
-    def __enter__(self) -> _PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
 
 
 def execute(source: Path, target: Path, *, scratch: Path, commit: bool = False, measure: bool = False) -> Any:
-    """Run ``source`` top to bottom on its default parameters into ``target``; return the notebook.
+    """Run ``source`` on its default parameters into ``target`` (kernel in ``notebooks/``, ``COURSE_SCRATCH_DIR=scratch``).
 
-    The kernel starts in ``notebooks/`` (as in JupyterLab) with ``COURSE_SCRATCH_DIR=scratch`` and
-    the offline guard. ``commit=True`` makes the outputs fit for committing: this machine's folders
-    become ``<course>`` and solution outputs are cleared (they would give the answers away where
-    the notebook is read). ``measure=True`` records the peak memory of the kernel and everything
-    it started in ``nb.metadata["course_peak_bytes"]``. Volatile metadata is dropped, per-cell
-    durations are kept in ``cell.metadata["course_seconds"]`` only when measuring.
-    """
+    ``commit``: outputs fit to commit (``<course>`` paths, solution outputs cleared: they would give the
+    answers away where the notebook is read). ``measure``: the peak memory of the kernel and all it
+    started in ``nb.metadata["course_peak_bytes"]``, cell times in ``cell.metadata["course_seconds"]``."""
     import papermill
 
     env = offline_env() | {"COURSE_SCRATCH_DIR": str(scratch)}
-    with _environment(env), _expected_errors_allowed(), (_PeakMemory() if measure else contextlib.nullcontext()) as mem:
+    with patch.dict(os.environ, env), _expected_errors_allowed(), (_peak_memory() if measure else contextlib.nullcontext()) as peak:
         papermill.execute_notebook(str(source), str(target), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
                                    progress_bar=False, log_output=False)
     nb = read(target)
@@ -238,7 +211,7 @@ def execute(source: Path, target: Path, *, scratch: Path, commit: bool = False, 
             for out in cell.get("outputs", []):
                 _sanitize_output(out, scratch)
     if measure:
-        nb.metadata["course_peak_bytes"] = mem.peak
+        nb.metadata["course_peak_bytes"] = peak[0]
     nbformat.write(nb, str(target))
     return nb
 
@@ -265,6 +238,23 @@ def learner_copy(source: Path, target: Path) -> Any:
     return nb
 
 
+SECTION = re.compile(r"^## (\d+)\. (.*?) \((core|optional), (\d+) min\)\s*$", re.M)
+
+
+def schedule() -> str:
+    """The workshop table of INSTRUCTORS.md, from the notebooks' section marks (a test keeps them equal)."""
+    rows = ["| notebook | core sections (minutes) | optional sections (minutes) | core | optional |",
+            "|---|---|---|---:|---:|"]
+    for nb in notebooks():
+        text = "\n".join(c.source for c in read(nb).cells if c.cell_type == "markdown")
+        parts = {"core": [], "optional": []}
+        for number, title, mark, minutes in SECTION.findall(text):
+            parts[mark].append((f"{number}. {title.strip()} ({minutes})", int(minutes)))
+        rows.append(f"| {nb.stem[:2]} | " + " | ".join("; ".join(t for t, _ in parts[m]) or "-" for m in parts)
+                    + " | " + " | ".join(str(sum(n for _, n in parts[m])) for m in parts) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
     command, names = (argv[0], argv[1:]) if argv else ("", [])
     if command == "execute":
@@ -276,6 +266,8 @@ def main(argv: list[str]) -> int:
                 total += (took := time.perf_counter() - start)
             print(f"{nb.name:45s} {took:6.1f} s", flush=True)
         print(f"{'total':45s} {total:6.1f} s")
+    elif command == "schedule":
+        print(schedule())
     elif command == "learner":
         folder = Path(names[0]) if names else REPO / "learner"
         folder.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,9 @@ with the sha256 of every file; a rerun verifies them and rewrites only what is m
 Reruns write the same bytes. The values are made up; the structure is the real products':
 
 - GLAD GLCLU 2000-2020 v2 land cover (Potapov et al. 2022, https://doi.org/10.3389/frsen.2022.856903):
-  10 x 10 degree tiles of uint8 classes of the real legend (``data/glad_legend.csv``), EPSG:4326, as
-  COGs (512 px tiles, DEFLATE, overviews) of 2000 px instead of 40000. Value noise on *global*
-  coordinates makes neighbouring tiles join without seams; ``data/sample_landscape.json`` (crude
-  real geography) puts the coast, lakes, river and cities where a basemap shows them.
+  10 x 10 degree COGs (512 px tiles, DEFLATE, overviews) of uint8 classes of the real legend, EPSG:4326,
+  2000 px instead of 40000. Value noise on *global* coordinates: neighbouring tiles join without seams;
+  ``data/sample_landscape.json`` puts coast, lakes, river and cities where a basemap has them.
 - NOAA OISST v2.1 AVHRR daily netCDF4: time (unlimited), zlev, lat, lon; sst, anom, err, ice int16
   with scale_factor 0.01 and _FillValue -999, one chunk per variable and day, zlib 4 with shuffle.
 - ERA-Interim monthly means shaped like xarray's ``eraint_uvz`` tutorial file: netCDF3 64-bit
@@ -17,9 +16,7 @@ Reruns write the same bytes. The values are made up; the structure is the real p
 - An ocean model's archive (like ECCO at NASA PO.DAAC), one dataset per variable, monthly files of
   daily means ``(time, depth, lat, lon)``: THETA and SALT int16 packed, UVEL and VVEL float32 rounded
   to 7 mantissa bits (BitRound); one chunk per day and depth, zlib with shuffle.
-
-The real products' attributes are in ``data/sample_products.json``.
-"""
+The real products' attributes are in ``data/sample_products.json``."""
 
 from __future__ import annotations
 

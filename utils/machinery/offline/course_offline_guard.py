@@ -1,11 +1,8 @@
-"""Offline guard for the course's tests: refuse every connection that is not loopback.
+"""Offline guard: refuse, before any packet is sent, every connection and name look-up but loopback.
 
-The test run puts this folder on ``PYTHONPATH``; its ``sitecustomize`` imports this module in every
-Python process the tests start (the pytest process, notebook kernels, Dask workers). It refuses, before any
-packet is sent, socket connections and name look-ups for anything but loopback. Code that opens
-sockets outside Python (Rust in icechunk/obstore, C in GDAL) is covered by the network namespace
-that ``./course.sh test`` runs the tests in where the system allows it (see tests/test_offline.py).
-"""
+Its folder's ``sitecustomize`` imports it in every Python process of a test run or an execution (on
+``PYTHONPATH``: pytest, kernels, Dask workers). Rust (icechunk, obstore) and C (GDAL) sockets are kept
+off the network by the namespace ``./course.sh test`` runs in (tests/test_offline.py)."""
 
 from __future__ import annotations
 

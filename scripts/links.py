@@ -3,8 +3,8 @@
 The settings are ``[tool.course]`` in ``pyproject.toml``; the repository URL is taken from
 ``git remote get-url origin`` instead when that is a GitHub URL.
 
-    python -m utils.machinery.links binder           the Binder URL of notebook 00
-    python -m utils.machinery.links hub HUB_URL      an nbgitpuller link that opens notebook 00 on a hub
+    python scripts/links.py binder           the Binder URL of notebook 00
+    python scripts/links.py hub HUB_URL      an nbgitpuller link that opens notebook 00 on a hub
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def hub_link(hub: str | None = None, notebook: str = FIRST_NOTEBOOK, repo: str |
         raise ValueError(f"give the hub's address, like https://hub.example.org; got {hub!r}")
     repo = repo or repository_url()
     folder = repo.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    query = urlencode({"repo": repo, "branch": settings()["branch"], "urlpath": f"lab/tree/{folder}/{notebook}"})
+    # targetpath: the folder, named explicitly (nbgitpuller would keep a ".git" ending of the URL in it).
+    query = urlencode({"repo": repo, "targetpath": folder, "branch": settings()["branch"],
+                       "urlpath": f"lab/tree/{folder}/{notebook}"})
     return f"{hub}/hub/user-redirect/git-pull?{query}"
 
 
