@@ -150,3 +150,24 @@ def test_glossary_links_resolve(notebook: Path) -> None:
     links = re.findall(r"GLOSSARY\.md#([\w\-]+)", markdown_of(read(notebook)))
     assert links, f"{notebook.name} links no term to the glossary"
     assert not set(links) - anchors, f"glossary anchors that do not exist: {set(links) - anchors}"
+
+
+INSTRUCTORS = Path(__file__).resolve().parent.parent / "INSTRUCTORS.md"
+
+
+def test_instructor_guide_matches_the_notebooks() -> None:
+    """The guide's section table is the notebooks' marks, and the core path fits 3 hours with two breaks."""
+    from utils.machinery.notebooks import schedule
+
+    guide = INSTRUCTORS.read_text()
+    block = re.search(r"<!-- schedule -->\n(.*?)\n<!-- end schedule -->", guide, re.S)
+    assert block and block.group(1) == schedule(), "run `python -m utils.machinery.notebooks schedule` into INSTRUCTORS.md"
+    path = guide[guide.index("## The 3-hour core path"):guide.index("<!-- schedule -->")]
+    rows = re.findall(r"^\| (\d+:\d\d) \| (.*?) \| (\d*) \|$", path, re.M)
+    minutes = {re.search(r"notebooks/(\d\d)_", what).group(1): int(n) for _, what, n in rows if "notebooks/" in what}
+    core = {line.split(" | ")[0].strip("| "): int(line.split(" | ")[-2]) for line in schedule().splitlines()[2:]}
+    assert minutes == core, f"the core path's minutes {minutes} are not the notebooks' core sections {core}"
+    breaks = [int(n) for _, what, n in rows if what == "break"]
+    assert len(breaks) == 2 and sum(minutes.values()) + sum(breaks) <= 180
+    clock = [int(t.split(":")[0]) * 60 + int(t.split(":")[1]) for t, _, _ in rows]
+    assert all(b - a == int(n) for (a, b, n) in zip(clock, clock[1:], [n for _, _, n in rows])), "the clock column"
