@@ -132,6 +132,7 @@ setup() {
     export PATH="$VENV/bin:$PATH"
     # Kernels from the course environment win over any user-wide "python3" kernel.
     export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+    "$VENV/bin/python" -m compileall -q utils >/dev/null  # the course's own modules too (see install_env)
     say "making the sample data (skipped when already there)"
     "$VENV/bin/python" -m utils.machinery.sample_data >&2 || die "the sample data could not be made (see above)."
     say "ready: $("$VENV/bin/python" --version), environment in .venv"
