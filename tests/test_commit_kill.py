@@ -69,6 +69,8 @@ def _run_and_kill(spec: dict[str, Any], rng: random.Random) -> list[tuple[int, s
 
     def read() -> None:
         for line in process.stdout:  # type: ignore[union-attr]
+            if not line.endswith("\n") or len(line.split()) != 2:
+                break  # the kill cut this line short: that commit was not acknowledged
             n, snapshot = line.split()
             acknowledged.append((int(n), snapshot))
             first.set()
