@@ -231,14 +231,20 @@ def _first_line(source: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@benchmark("notebooks", "execute every notebook, one after another: wall time, slowest cells, peak memory")
+def _disk_bytes(folder: Path) -> int:
+    """What the files under ``folder`` take on disk (allocated blocks, as ``du`` counts them)."""
+    return sum(p.lstat().st_blocks * 512 for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@benchmark("notebooks", "execute every notebook, one after another: wall time, slowest cells, peak memory, scratch disk")
 def bench_notebooks(args: argparse.Namespace) -> list[Row]:
     """Each notebook as a learner waits for it: the wall time, the three slowest cells (with their first
-    line) and the peak memory of everything the kernel runs (the kernel, the local cloud's process,
-    Dask workers: what a hub must give each learner's server), in one run."""
+    line), the peak memory of everything the kernel runs (the kernel, the local cloud's process,
+    Dask workers: what a hub must give each learner's server) and the scratch files it leaves on disk
+    (each notebook keeps its own scratch folder, so a learner's disk holds them all), in one run."""
     from utils.machinery import notebooks as nbs
 
-    rows, total, peak_all = [], 0.0, 0
+    rows, total, peak_all, disk_all = [], 0.0, 0, 0
     with tempfile.TemporaryDirectory(prefix="course-bench-notebooks-") as tmp:
         for nb in nbs.select(args.notebooks):
             scratch = Path(tmp) / "scratch" / nb.stem
@@ -256,10 +262,13 @@ def bench_notebooks(args: argparse.Namespace) -> list[Row]:
             slow = sorted(((c.metadata.get("course_seconds", 0.0), i, c) for i, c in enumerate(done.cells)
                            if c.cell_type == "code"), key=lambda t: t[0], reverse=True)[:3]
             cells = "; ".join(f"{s:.1f} s [{i}] {_first_line(c.source)}" for s, i, c in slow)
+            disk = _disk_bytes(scratch)
+            disk_all += disk
             ok = peak / 1e6 <= NOTEBOOK_MEMORY_BUDGET_MB
-            rows.append(Row("notebooks", nb.name, f"{seconds(took)}, peak {peak / 2**20:.0f} MiB; slowest: {cells}",
-                            f"<= {NOTEBOOK_MEMORY_BUDGET_MB:.0f} MB", verdict(ok)))
-    rows.append(Row("notebooks", f"total ({len(rows)} notebooks), highest peak {peak_all / 2**20:.0f} MiB",
+            rows.append(Row("notebooks", nb.name, f"{seconds(took)}, peak {peak / 2**20:.0f} MiB, scratch "
+                            f"{disk / 2**20:.0f} MiB; slowest: {cells}", f"<= {NOTEBOOK_MEMORY_BUDGET_MB:.0f} MB", verdict(ok)))
+    rows.append(Row("notebooks", f"total ({len(rows)} notebooks), highest peak {peak_all / 2**20:.0f} MiB, "
+                    f"scratch {disk_all / 2**20:.0f} MiB",
                     seconds(total), f"<= {NOTEBOOKS_BUDGET_S:.0f} s", verdict(total <= NOTEBOOKS_BUDGET_S)))
     return rows
 

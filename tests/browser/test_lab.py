@@ -6,9 +6,9 @@ Locally (``./course.sh lab``: base URL ``/``) and as a hub's single-user server 
 ``raises-exception``; an hvplot figure must draw a Bokeh canvas, every leafmap raster tile must
 come back as a PNG, and a dask dashboard link must answer at the URL the browser uses.
 
-Every notebook runs in the browser once, except 02 (maps and plots: locally and behind a prefix,
-whose configurations differ). Behind a prefix: 00 and 02 on the real hub of test_hub.py (here
-instead when configurable-http-proxy is missing), and 07 (the dashboard link) here.
+Every notebook runs locally. Behind a prefix, the notebooks whose outputs the browser loads from
+the servers run again, whose configuration differs there: 00 and 02 on the real hub of
+test_hub.py (here instead when configurable-http-proxy is missing), and 07 (the dashboard link) here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 NOTEBOOKS = notebooks()
 HUB_PREFIX = "/user/learner/"
 ON_HUB = {"00", "02"} if hub_can_run() else set()  # test_hub.py runs these through the nbgitpuller link
-LOCAL = [nb for nb in NOTEBOOKS if nb.name[:2] not in {"00", "07"}]
+LOCAL = NOTEBOOKS
 # Behind the prefix: the notebooks whose outputs the browser loads from the servers (maps, plots, dashboards).
 PREFIXED = [nb for nb in NOTEBOOKS if nb.name[:2] in {"00", "02", "07"} - ON_HUB]
 
