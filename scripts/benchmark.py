@@ -49,7 +49,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 VIRTUAL_BUDGET = 1.3  # reading through references costs at most this many times a direct read
 SAMPLE_DATA_BUDGET_S = 20.0
