@@ -5,7 +5,8 @@ coordinates and no CRS; those come from the same file's header as rasterio/rioxa
 (``rioxarray.open_rasterio(path)``: its ``x``, ``y`` and ``spatial_ref``), never from the GeoTIFF
 tags by hand. These tests write small TIFFs with rasterio in each layout a real archive holds
 (PixelIsArea and PixelIsPoint, geographic and projected, north-up and south-up, tiled and striped,
-uint8, int16 and float32 with nodata), follow the recipe through Icechunk, and compare exactly.
+uint8, int16 and float32 with nodata), follow the recipe through Icechunk, and compare exactly;
+overviews too.
 
 The real Landsat file ``RGB.byte.tif`` (tests/realdata.py) pins down two refusals of virtual-tiff
 0.5 and that a re-tiled copy reads back exactly.
@@ -110,6 +111,30 @@ def test_virtual_read_equals_direct_read(tiff_folder: Path, tmp_path: Path, kind
     assert back.rio.crs == direct.rio.crs == rasterio.crs.CRS.from_string(crs)
     assert back.rio.transform() == direct.rio.transform()
     assert np.isnan(back["data"].attrs["_FillValue"]) if np.isnan(nodata) else back["data"].attrs["_FillValue"] == nodata
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_overviews_read_back_exactly(tiff_folder: Path, tmp_path: Path, level: int) -> None:
+    """A COG's overviews are IFDs 1, 2, ...: ``VirtualTIFF(ifd=level + 1)`` references one of them, and it
+    reads back through Icechunk exactly as GDAL reads that overview (``overview_level=level``)."""
+    path = tiff_folder / "with-overviews.tif"
+    if not path.exists():
+        values = np.random.default_rng(1).integers(0, 200, (256, 256)).astype("uint8")
+        with rasterio.open(path, "w", driver="GTiff", width=256, height=256, count=1, dtype="uint8",
+                           crs="EPSG:4326", transform=Affine(0.01, 0, 10.0, 0, -0.01, 50.0), nodata=255,
+                           compress="deflate", tiled=True, blockxsize=64, blockysize=64) as dst:
+            dst.write(values, 1)
+        with rasterio.open(path, "r+") as dst:
+            dst.build_overviews([2, 4], rasterio.enums.Resampling.nearest)
+    registry = ObjectStoreRegistry({folder_url(tiff_folder): LocalStore(tiff_folder)})
+    vds = vz.open_virtual_dataset(folder_url(tiff_folder) + path.name, registry=registry,
+                                  parser=VirtualTIFF(ifd=level + 1)).rename({str(level + 1): "data"})  # named by its IFD
+    direct = rioxarray.open_rasterio(path, overview_level=level).squeeze("band", drop=True).load()
+    vds = vds.assign_coords(x=direct.x, y=direct.y)
+
+    back = through_icechunk(vds, tiff_folder, tmp_path / "repo")
+    assert back["data"].shape == direct.shape == (256 // 2 ** (level + 1),) * 2
+    np.testing.assert_array_equal(back["data"].values, direct.values)
 
 
 def test_pixel_is_point_is_where_the_tag_recipe_goes_wrong(tiff_folder: Path) -> None:
