@@ -117,3 +117,22 @@ def test_upstream_set_virtual_ref_still_rejects_folder_names_that_need_encoding(
     session.commit("one reference")
     read = zarr.open_array(repo.readonly_session("main").store, path="a", mode="r")[:]
     np.testing.assert_array_equal(read, np.arange(10))  # reading the same location works
+
+
+@pytest.mark.parametrize("calendar", ["noleap", "360_day"])
+def test_model_calendars_decode_directly_and_virtually(tmp_path: Path, calendar: str) -> None:
+    """Model output uses calendars numpy cannot hold (noleap, 360_day): cftime, in the lock, decodes
+    them in xarray and in the virtual route, where ``time`` is loaded from the file."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    time = xr.date_range("2001-02-27", periods=4, freq="D", calendar=calendar, use_cftime=True)
+    ds = xr.Dataset({"tas": (("time", "lat"), np.arange(8.0).reshape(4, 2))}, coords={"time": time, "lat": [0.0, 1.0]})
+    path = folder / "tas.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    registry = ObjectStoreRegistry({prefix_of(folder): LocalStore(folder)})
+    vds = vz.open_virtual_dataset(prefix_of(folder) + path.name, registry=registry, parser=HDFParser(),
+                                  loadable_variables=["time", "lat"], decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    with xr.open_dataset(path, engine="h5netcdf", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as direct:
+        assert direct["time"].dt.calendar == calendar
+        assert [t.day for t in direct["time"].values] == [t.day for t in time]  # 28 Feb -> 1 Mar, or 30 Feb
+        assert list(vds["time"].values) == list(direct["time"].values)
