@@ -23,9 +23,9 @@ def quiet_icechunk_local_warnings() -> None:
 
 
 def skip_jsonschema_iri_grammar() -> None:
-    """Skip a slow import: jsonschema 4.26 builds a whole IRI grammar (``rfc3987-syntax``, with Lark)
-    when it is imported, about 1.5 s of CPU, for a format check STAC validation never uses. Call it
-    before importing ``pystac.validation``; jsonschema then leaves that one format unchecked."""
+    """Skip a slow import: jsonschema 4.26 builds a whole IRI grammar (``rfc3987-syntax``, with Lark) on
+    import, about 1.5 s of CPU, for a format check never used here. Call it before ``pystac.validation``,
+    or hvplot/leafmap in a kernel (they import jsonschema); that one format is then left unchecked."""
     import sys
 
     sys.modules.setdefault("rfc3987_syntax", None)
