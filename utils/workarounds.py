@@ -5,6 +5,7 @@
 import dataclasses
 import math
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -26,8 +27,6 @@ def skip_jsonschema_iri_grammar() -> None:
     """Skip a slow import: jsonschema 4.26 builds a whole IRI grammar (``rfc3987-syntax``, with Lark) on
     import, about 1.5 s of CPU, for a format check never used here. Call it before ``pystac.validation``,
     or hvplot/leafmap in a kernel (they import jsonschema); that one format is then left unchecked."""
-    import sys
-
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
@@ -35,7 +34,8 @@ class NetCDF3Parser:
     """VirtualiZarr's ``NetCDF3Parser`` (same arguments), accepting ``_FillValue = NaN`` on integers.
 
     Some netCDF3 files (ERA-Interim's) declare it on packed int16 variables; VirtualiZarr 2.8 then
-    fails with "cannot convert float NaN to integer". No integer is NaN, so this parser drops it."""
+    fails with "cannot convert float NaN to integer". No integer is NaN, so this parser drops it. It
+    patches VirtualiZarr while it parses: give it one file at a time, not to a thread pool."""
 
     def __init__(self, *args, **kwargs):
         from virtualizarr.parsers import NetCDF3Parser

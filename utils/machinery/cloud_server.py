@@ -374,8 +374,7 @@ def watch_owner(owner: int) -> None:
 
 
 def launch(port: int | None, sample_dir: Path) -> tuple[subprocess.Popen[str], Callable[..., Any], dict[str, str]]:
-    """Start this module as the owner's helper process: return it, a function that sends it one request
-    and returns the answer (``ask(op, **arguments)``), and its endpoints. Raise what it said if it failed."""
+    """Start the owner's helper process: return it, ``ask(op, **arguments)`` (one request, its answer), its endpoints."""
     from utils.data import REPO
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -386,7 +385,7 @@ def launch(port: int | None, sample_dir: Path) -> tuple[subprocess.Popen[str], C
     answer = json.loads(process.stdout.readline() or '{"error": "the helper process ended; see its errors above"}')
     if "error" in answer:
         process.kill()
-        process.wait()
+        process.communicate()  # waits, and closes the pipes
         raise LocalCloudError(answer["error"])
     lock, owner = threading.Lock(), os.getpid()
 
@@ -443,8 +442,9 @@ def main() -> None:
         request = json.loads(line)
         op = request.pop("op")
         try:
-            if cloud is None:
-                raise LocalCloudError(f"{failure}; call local_cloud.start() again.")
+            if cloud is None:  # say why once, then end: start() then makes a new one
+                reply(error=f"{failure}; call local_cloud.start() again.")
+                os._exit(1)
             if op not in {"accounts", "temporary_credentials", "buckets", "snapshot", "reset"}:
                 raise LocalCloudError(f"the local cloud has no request {op!r}")
             reply(ok=getattr(cloud, op)(**request))

@@ -262,7 +262,8 @@ def main(argv: list[str]) -> int:
         for nb in select(names):
             with tempfile.TemporaryDirectory(prefix="course-scratch-") as scratch:
                 start = time.perf_counter()
-                execute(nb, nb, scratch=Path(scratch), commit=True)
+                done = execute(nb, Path(scratch) / nb.name, scratch=Path(scratch), commit=True)
+                nbformat.write(done, str(nb))  # replaced only once every cell ran
                 total += (took := time.perf_counter() - start)
             print(f"{nb.name:45s} {took:6.1f} s", flush=True)
         print(f"{'total':45s} {total:6.1f} s")

@@ -71,4 +71,3 @@ def _guarded_getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untype
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 socket.getaddrinfo = _guarded_getaddrinfo
-socket.OfflineGuardError = OfflineGuardError  # type: ignore[attr-defined]
