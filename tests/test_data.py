@@ -49,6 +49,7 @@ def test_legend_families_cover_every_code() -> None:
     assert legend["family"].notna().all() and legend["family"].nunique() == len(data.legend_colormap()[2])
     cmap, norm, labels = data.legend_colormap()
     assert labels[norm(250)] == "Built-up" and labels[norm(0)] == "Short vegetation"
+    assert cmap.N == len(labels) == 12 and labels[int(norm(244))] == "Cropland" and labels[int(norm(37))] == "Trees 10-19 m"
 
 
 def test_require_names_the_missing_file_and_the_fix(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from utils.machinery.notebooks import notebooks
-from utils.machinery.notebooks import TEACHING as CHECK_TAG, output_text, read, tags
+from utils.machinery.notebooks import CHECK, EXERCISE, SECTION, SOLUTION, TEACHING, output_text, read, tags
 
 NOTEBOOKS = notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -45,7 +45,7 @@ def test_outputs_committed_and_clean(notebook: Path) -> None:
     raw = notebook.read_text()
     code = [c for c in nb.cells if c.cell_type == "code"]
     not_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-               and not tags(c) & {"exercise", "solution"} and c.source.strip() and c.get("execution_count") is None]
+               and not tags(c) & {EXERCISE, SOLUTION} and c.source.strip() and c.get("execution_count") is None]
     assert not not_run, f"cells {not_run} have not been executed; run `./course.sh execute {notebook.name}`"
     assert any(c.outputs for c in code), "the notebook is committed without outputs"
     assert not ABSOLUTE_PATH.search(raw), f"absolute path in {notebook.name}: {ABSOLUTE_PATH.search(raw)}"
@@ -57,7 +57,6 @@ def test_outputs_committed_and_clean(notebook: Path) -> None:
     assert "widgets" not in json.loads(raw)["metadata"], "saved widget state is committed"
 
 
-SECTION = re.compile(r"^## (\d+)\. .*\((core|optional), (\d+) min\)\s*$", re.M)
 TIME_TO_LEARN = re.compile(r"(\d+) minutes: (\d+) core(?:, (\d+) optional)?")
 STARS = ("★☆☆", "★★☆", "★★★")
 ALLOWED_UTILS = re.compile(r"^\s*(from utils import (data|local_cloud|workarounds)(, (data|local_cloud|workarounds))*"
@@ -71,7 +70,7 @@ def markdown_of(nb) -> str:
 def section_minutes(nb) -> dict[str, int]:
     """Core and optional minutes of the numbered sections."""
     minutes = {"core": 0, "optional": 0}
-    for _, mark, n in SECTION.findall(markdown_of(nb)):
+    for _, _, mark, n in SECTION.findall(markdown_of(nb)):
         minutes[mark] += int(n)
     return minutes
 
@@ -87,7 +86,7 @@ def test_anatomy(notebook: Path) -> None:
     params = [c for c in nb.cells if "parameters" in tags(c)]
     assert len(params) == 1 and params[0].cell_type == "code", "one code cell tagged 'parameters'"
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert any(CHECK_TAG in tags(c) for c in nb.cells), f"no cell tagged {CHECK_TAG}"
+    assert any(TEACHING in tags(c) for c in nb.cells), f"no cell tagged {TEACHING}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
@@ -108,7 +107,7 @@ def test_sections_are_marked_core_or_optional_and_add_up(notebook: Path) -> None
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_exercises_stand_alone(notebook: Path) -> None:
     nb = read(notebook)
-    exercises = [i for i, c in enumerate(nb.cells) if "exercise" in tags(c)]
+    exercises = [i for i, c in enumerate(nb.cells) if EXERCISE in tags(c)]
     if notebook.name[:2] != "00":
         assert len(exercises) >= 2, f"{notebook.name} has {len(exercises)} exercise(s); the core path needs 2 each"
         prompts = [nb.cells[i - 1].source for i in exercises]
@@ -119,7 +118,7 @@ def test_exercises_stand_alone(notebook: Path) -> None:
         assert not body, f"exercise cell {i} must be empty for the learner (comments only)"
         assert prompt.cell_type == "markdown" and "### Exercise" in prompt.source, f"exercise {i} needs a prompt"
         assert any(star in prompt.source for star in STARS), f"exercise {i}'s prompt has no difficulty mark"
-        assert "solution" in tags(solution), f"exercise cell {i} must be followed by a 'solution' cell"
+        assert SOLUTION in tags(solution), f"exercise cell {i} must be followed by a 'solution' cell"
         assert solution.metadata.get("jupyter", {}).get("source_hidden"), f"solution {i + 1} is not collapsed"
         assert "assert" in solution.source, f"solution {i + 1} checks nothing"
         assert not solution.get("outputs"), f"solution {i + 1}'s committed output gives the answer away"
@@ -128,12 +127,12 @@ def test_exercises_stand_alone(notebook: Path) -> None:
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_scaffolding_stays_out_of_the_way(notebook: Path) -> None:
     nb = read(notebook)
-    visible = [c for c in nb.cells if c.cell_type == "code" and not tags(c) & {"check", "solution"}
+    visible = [c for c in nb.cells if c.cell_type == "code" and not tags(c) & {CHECK, SOLUTION}
                and not c.metadata.get("jupyter", {}).get("source_hidden")]
     asserts = sum(line.lstrip().startswith("assert ") for c in visible for line in c.source.splitlines())
     assert asserts <= 5, f"{asserts} asserts in cells a learner reads: keep those that prove the prose"
     for i, cell in enumerate(nb.cells):
-        if "check" in tags(cell):
+        if CHECK in tags(cell):
             assert cell.metadata.get("jupyter", {}).get("source_hidden"), f"check cell {i} is not collapsed"
         for line in cell.source.splitlines() if cell.cell_type == "code" else []:
             if re.match(r"\s*(from|import) utils\b", line):

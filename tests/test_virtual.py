@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import virtualizarr as vz
 import xarray as xr
-from obspec_utils.registry import ObjectStoreRegistry
-from obstore.store import LocalStore
 from virtualizarr.parsers import HDFParser
+
+from virtual_local import create_repo, local_registry, prefix_of
 
 
 @pytest.fixture
@@ -35,24 +35,9 @@ def nc4_file(tmp_path: Path) -> Path:
     return path
 
 
-def prefix_of(folder: Path) -> str:
-    return "file://" + folder.as_posix() + "/"
-
-
 def virtual(path: Path) -> xr.Dataset:
-    registry = ObjectStoreRegistry({prefix_of(path.parent): LocalStore(path.parent)})
-    return vz.open_virtual_dataset(prefix_of(path.parent) + path.name, registry=registry, parser=HDFParser())
-
-
-def create_repo(repo_path: Path, folder: Path) -> tuple[icechunk.Storage, dict]:
-    """A new repository whose one container covers ``folder``, and the credentials that authorize it."""
-    config = icechunk.RepositoryConfig.default()
-    config.set_virtual_chunk_container(
-        icechunk.VirtualChunkContainer(prefix_of(folder), icechunk.local_filesystem_store(str(folder))))
-    credentials = icechunk.containers_credentials({prefix_of(folder): icechunk.credentials.LocalFileSystemAccess})
-    storage = icechunk.local_filesystem_storage(str(repo_path))
-    icechunk.Repository.create(storage, config=config, authorize_virtual_chunk_access=credentials)
-    return storage, credentials
+    return vz.open_virtual_dataset(prefix_of(path.parent) + path.name, registry=local_registry(path.parent),
+                                   parser=HDFParser())
 
 
 def commit_virtual(nc4_file: Path, tmp_path: Path) -> tuple[icechunk.Storage, dict]:
@@ -129,8 +114,7 @@ def test_model_calendars_decode_directly_and_virtually(tmp_path: Path, calendar:
     ds = xr.Dataset({"tas": (("time", "lat"), np.arange(8.0).reshape(4, 2))}, coords={"time": time, "lat": [0.0, 1.0]})
     path = folder / "tas.nc"
     ds.to_netcdf(path, engine="h5netcdf")
-    registry = ObjectStoreRegistry({prefix_of(folder): LocalStore(folder)})
-    vds = vz.open_virtual_dataset(prefix_of(folder) + path.name, registry=registry, parser=HDFParser(),
+    vds = vz.open_virtual_dataset(prefix_of(folder) + path.name, registry=local_registry(folder), parser=HDFParser(),
                                   loadable_variables=["time", "lat"], decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     with xr.open_dataset(path, engine="h5netcdf", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as direct:
         assert direct["time"].dt.calendar == calendar

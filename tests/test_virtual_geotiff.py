@@ -25,10 +25,10 @@ import rioxarray
 import virtualizarr as vz
 import xarray as xr
 from affine import Affine
-from obspec_utils.registry import ObjectStoreRegistry
-from obstore.store import LocalStore
-from realdata import realdata_file
 from virtual_tiff import VirtualTIFF
+
+from realdata import realdata_file
+from virtual_local import create_repo, local_registry, prefix_of
 
 # rioxarray computes coordinates with affine's deprecated `*` (its own internals, not ours).
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
@@ -41,10 +41,6 @@ LAYOUTS = list(itertools.product(
     ["Area", "Point"],  # GDAL's AREA_OR_POINT: PixelIsArea or PixelIsPoint
     ["tiled", "striped"],
 ))
-
-
-def folder_url(folder: Path) -> str:
-    return "file://" + folder.as_posix() + "/"  # unencoded, as notebook 04 writes it
 
 
 def write_tiff(path: Path, dtype: str, nodata: float, crs: str, orientation: str, pixel: str, layout: str) -> Path:
@@ -63,21 +59,18 @@ def write_tiff(path: Path, dtype: str, nodata: float, crs: str, orientation: str
     return path
 
 
-def virtual_geotiff(path: Path, registry: ObjectStoreRegistry) -> xr.Dataset:
+def virtual_geotiff(path: Path) -> xr.Dataset:
     """Notebook 04's recipe: references from virtual-tiff, x/y and CRS from rioxarray."""
-    vds = vz.open_virtual_dataset(folder_url(path.parent) + path.name, registry=registry, parser=VirtualTIFF(ifd=0))
+    vds = vz.open_virtual_dataset(prefix_of(path.parent) + path.name, registry=local_registry(path.parent),
+                                  parser=VirtualTIFF(ifd=0))
     header = rioxarray.open_rasterio(path)  # lazy: reads the header only
     return vds.rename({"0": "data"}).assign_coords(x=header.x, y=header.y, spatial_ref=header.spatial_ref)
 
 
 def through_icechunk(vds: xr.Dataset, folder: Path, repo_path: Path) -> xr.Dataset:
     """Write ``vds`` to a new repository whose container covers ``folder``; read it back, authorized."""
-    prefix = folder_url(folder)
-    config = icechunk.RepositoryConfig.default()
-    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(prefix, icechunk.local_filesystem_store(str(folder))))
-    credentials = icechunk.containers_credentials({prefix: icechunk.credentials.LocalFileSystemAccess})
-    storage = icechunk.local_filesystem_storage(str(repo_path))
-    repo = icechunk.Repository.create(storage, config=config, authorize_virtual_chunk_access=credentials)
+    storage, credentials = create_repo(repo_path, folder)
+    repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access=credentials)
     session = repo.writable_session("main")
     vds.vz.to_icechunk(session.store)
     session.commit("virtual GeoTIFF")
@@ -99,9 +92,7 @@ def test_virtual_read_equals_direct_read(tiff_folder: Path, tmp_path: Path, kind
     dtype, nodata = kind
     name = f"{dtype}_{crs[5:]}_{orientation}_{pixel}_{layout}.tif"
     path = write_tiff(tiff_folder / name, dtype, nodata, crs, orientation, pixel, layout)
-    registry = ObjectStoreRegistry({folder_url(tiff_folder): LocalStore(tiff_folder)})
-
-    back = through_icechunk(virtual_geotiff(path, registry), tiff_folder, tmp_path / "repo")
+    back = through_icechunk(virtual_geotiff(path), tiff_folder, tmp_path / "repo")
     direct = rioxarray.open_rasterio(path).squeeze("band", drop=True).load()  # GDAL, the standard route
 
     assert back["data"].dtype == direct.dtype == np.dtype(dtype)
@@ -126,8 +117,8 @@ def test_overviews_read_back_exactly(tiff_folder: Path, tmp_path: Path, level: i
             dst.write(values, 1)
         with rasterio.open(path, "r+") as dst:
             dst.build_overviews([2, 4], rasterio.enums.Resampling.nearest)
-    registry = ObjectStoreRegistry({folder_url(tiff_folder): LocalStore(tiff_folder)})
-    vds = vz.open_virtual_dataset(folder_url(tiff_folder) + path.name, registry=registry,
+    registry = local_registry(tiff_folder)
+    vds = vz.open_virtual_dataset(prefix_of(tiff_folder) + path.name, registry=registry,
                                   parser=VirtualTIFF(ifd=level + 1)).rename({str(level + 1): "data"})  # named by its IFD
     direct = rioxarray.open_rasterio(path, overview_level=level).squeeze("band", drop=True).load()
     vds = vds.assign_coords(x=direct.x, y=direct.y)
@@ -141,8 +132,8 @@ def test_pixel_is_point_is_where_the_tag_recipe_goes_wrong(tiff_folder: Path) ->
     """Why 04 no longer computes coordinates from the tiepoint: for PixelIsPoint files the tiepoint is a
     pixel centre, so 'tiepoint + half a pixel' is half a pixel off; GDAL knows, rioxarray follows."""
     path = write_tiff(tiff_folder / "point.tif", "uint8", 255, "EPSG:4326", "north-up", "Point", "tiled")
-    registry = ObjectStoreRegistry({folder_url(tiff_folder): LocalStore(tiff_folder)})
-    tags = vz.open_virtual_dataset(folder_url(tiff_folder) + path.name, registry=registry,
+    registry = local_registry(tiff_folder)
+    tags = vz.open_virtual_dataset(prefix_of(tiff_folder) + path.name, registry=registry,
                                    parser=VirtualTIFF(ifd=0))["0"].attrs
     _, _, _, x0, _, _ = tags["model_tiepoint"]
     dx = tags["model_pixel_scale"][0]
@@ -160,9 +151,9 @@ def test_rgb_byte_tif_strips_are_refused_clearly() -> None:
     If this fails, virtual-tiff learned to read such files: say so in notebook 04.
     """
     path = realdata_file("RGB.byte.tif")
-    registry = ObjectStoreRegistry({folder_url(path.parent): LocalStore(path.parent)})
+    registry = local_registry(path.parent)
     with pytest.raises(ValueError, match="evenly divisible"):
-        vz.open_virtual_dataset(folder_url(path.parent) + path.name, registry=registry, parser=VirtualTIFF(ifd=0))
+        vz.open_virtual_dataset(prefix_of(path.parent) + path.name, registry=registry, parser=VirtualTIFF(ifd=0))
 
 
 def retile(source: Path, target: Path, interleave: str) -> Path:
@@ -180,9 +171,7 @@ def test_rgb_byte_tif_retiled_reads_back_exactly(tmp_path: Path) -> None:
     folder = tmp_path / "tiled copy"
     folder.mkdir()
     path = retile(source, folder / "rgb_tiled.tif", interleave="band")
-    registry = ObjectStoreRegistry({folder_url(folder): LocalStore(folder)})
-
-    back = through_icechunk(virtual_geotiff(path, registry), folder, tmp_path / "repo")
+    back = through_icechunk(virtual_geotiff(path), folder, tmp_path / "repo")
     direct = rioxarray.open_rasterio(source).load()  # the original stripped file, read by GDAL
     assert back["data"].shape == direct.shape == (3, 718, 791)
     np.testing.assert_array_equal(back["data"].values, direct.values)
@@ -197,6 +186,6 @@ def test_pixel_interleaved_tiff_fails_on_this_stack(tmp_path: Path) -> None:
     If this fails, the pixel-interleaved layout (GDAL's default for RGB files) works again.
     """
     path = retile(realdata_file("RGB.byte.tif"), tmp_path / "rgb_pixel.tif", interleave="pixel")
-    registry = ObjectStoreRegistry({folder_url(tmp_path): LocalStore(tmp_path)})
+    registry = local_registry(tmp_path)
     with pytest.raises(TypeError, match="Endian"):
-        vz.open_virtual_dataset(folder_url(tmp_path) + path.name, registry=registry, parser=VirtualTIFF(ifd=0))
+        vz.open_virtual_dataset(prefix_of(tmp_path) + path.name, registry=registry, parser=VirtualTIFF(ifd=0))

@@ -17,15 +17,10 @@ import numpy as np
 import pytest
 import virtualizarr as vz
 import xarray as xr
-from obspec_utils.registry import ObjectStoreRegistry
-from obstore.store import LocalStore
 
 from realdata import realdata_file
+from virtual_local import create_repo, local_registry, prefix_of
 from utils import data, workarounds
-
-
-def registry(folder: Path) -> ObjectStoreRegistry:
-    return ObjectStoreRegistry({f"file://{folder}/": LocalStore(prefix=folder)})
 
 
 @pytest.fixture()
@@ -40,19 +35,15 @@ def era(tmp_path: Path) -> Path:
 
 def test_upstream_still_fails_on_integer_nan_fill_values(era: Path) -> None:
     with pytest.raises(ValueError, match="cannot convert float NaN to integer"):
-        vz.open_virtual_dataset(f"file://{era}", registry=registry(era.parent), parser=vz.parsers.NetCDF3Parser())
+        vz.open_virtual_dataset(prefix_of(era.parent) + era.name, registry=local_registry(era.parent),
+                                parser=vz.parsers.NetCDF3Parser())
 
 
 def test_netcdf3_parser_reads_what_xarray_reads(era: Path, tmp_path: Path) -> None:
-    vds = vz.open_virtual_dataset(f"file://{era}", registry=registry(era.parent), parser=workarounds.NetCDF3Parser())
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "repo")),
-                                      authorize_virtual_chunk_access=None)
-    config = icechunk.RepositoryConfig.default()
-    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(f"file://{era.parent}/",
-                                                                      icechunk.local_filesystem_store(str(era.parent))))
-    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(tmp_path / "repo")), config=config,
-        authorize_virtual_chunk_access=icechunk.containers_credentials(
-            {f"file://{era.parent}/": icechunk.credentials.LocalFileSystemAccess}))
+    vds = vz.open_virtual_dataset(prefix_of(era.parent) + era.name, registry=local_registry(era.parent),
+                                  parser=workarounds.NetCDF3Parser())
+    storage, credentials = create_repo(tmp_path / "repo", era.parent)
+    repo = icechunk.Repository.open(storage, authorize_virtual_chunk_access=credentials)
     session = repo.writable_session("main")
     workarounds.drop_nan_attrs(vds).vz.to_icechunk(session.store)
     session.commit("ERA-Interim, virtual")
@@ -81,8 +72,8 @@ def test_truncated_tiff_virtualizes_and_the_check_names_it(tmp_path: Path) -> No
     whole = data.glad_path(2000).read_bytes()
     cut = tmp_path / "tile.tif"
     cut.write_bytes(whole[: len(whole) * 2 // 3])
-    reg = registry(tmp_path)
-    vds = vz.open_virtual_dataset(f"file://{cut}", registry=reg, parser=VirtualTIFF(ifd=0))  # upstream: no error
+    reg = local_registry(tmp_path)
+    vds = vz.open_virtual_dataset(prefix_of(tmp_path) + cut.name, registry=reg, parser=VirtualTIFF(ifd=0))  # upstream: no error
     with pytest.raises(ValueError, match=r"tile\.tif is [\d,]+ bytes.*truncated"):
         workarounds.check_byte_ranges(vds, reg)
     (tmp_path / "tile.tif").write_bytes(whole)
