@@ -1,4 +1,4 @@
-"""Measure the course against its budgets (COURSE.md section 7) and print one table.
+"""Measure the course against its budgets (the course design's budgets) and print one table.
 
     ./course.sh bench                        every benchmark
     ./course.sh bench virtual                only the named ones (several names allowed)
@@ -26,7 +26,7 @@ Benchmarks:
   repository), with the requests and bytes the local cloud counted and median times; then the
   chunk cache, ``max_concurrent_requests`` and request splitting. Request counts are checked
   against chunk arithmetic (FAIL if they differ); times are information.
-- ``notebooks``: execute every notebook like ``scripts/execute_notebooks.py``, but into a
+- ``notebooks``: execute every notebook like ``./course.sh execute``, but into a
   temporary folder (the committed notebooks are not touched); each one's time and peak memory,
   and the total (budgets: 2 minutes in all, 2 GB per notebook).
 
@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -266,7 +264,8 @@ def bench_notebooks(args: argparse.Namespace) -> list[Row]:
             ok = peak / 1e6 <= NOTEBOOK_MEMORY_BUDGET_MB
             rows.append(Row("notebooks", nb.name, f"{seconds(took)}, peak {peak / 2**20:.0f} MiB, scratch "
                             f"{disk / 2**20:.0f} MiB; slowest: {cells}", f"<= {NOTEBOOK_MEMORY_BUDGET_MB:.0f} MB", verdict(ok)))
-    rows.append(Row("notebooks", f"total ({len(rows)} notebooks), highest peak {peak_all / 2**20:.0f} MiB, "
+    ran = sum(row.status != "FAIL" for row in rows)
+    rows.append(Row("notebooks", f"total ({ran} of {len(rows)} notebooks ran), highest peak {peak_all / 2**20:.0f} MiB, "
                     f"scratch {disk_all / 2**20:.0f} MiB",
                     seconds(total), f"<= {NOTEBOOKS_BUDGET_S:.0f} s", verdict(total <= NOTEBOOKS_BUDGET_S)))
     return rows

@@ -141,7 +141,7 @@ def main(argv: list[str]) -> int:
             if m and m.group(2) not in locked.get(name, set()):
                 was = ", ".join(sorted(locked.get(name, {"new"})))
                 changed.append(f"  {name:28s} {was:>14s} -> {m.group(2)}")
-        print(f"{len(changed)} package(s) newer than uv.lock:" if changed else "every package is at its locked version")
+        print(f"{len(changed)} package(s) differ from uv.lock:" if changed else "every package is at its locked version")
         print("\n".join(sorted(changed)))
         return 0
     if cmd == "check":

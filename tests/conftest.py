@@ -5,7 +5,7 @@
 - Notebooks write below a scratch folder of the test session, never the learner's ``data/scratch``.
 - Each notebook's papermill run (run 1, from an empty scratch folder: the notebook alone) is placed
   right before nbval's run of the same notebook (run 2, in the same folder: twice in a row). With
-  ``-n 2`` (pytest-xdist, as ``./course.sh test`` runs) the two runs of a notebook are one group
+  ``-n`` (pytest-xdist, as ``./course.sh test`` runs) the two runs of a notebook are one group
   that one worker runs in order, and different notebooks run in parallel.
 - nbval compares outputs after the sanitizers of ``utils/machinery/nbval_sanitize.cfg``, preceded
   by this machine's folders (written to a session file).
@@ -75,6 +75,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     ordered: list[pytest.Item] = []
     for item in rest:
         ordered.append(item)
+        if marker := item.get_closest_marker("xdist_group"):  # a module's own group (test_sample_data.py)
+            _join_group(item, marker.args[0], config)
         nb = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
         if getattr(item, "originalname", None) == "test_notebook_runs_alone" and nb is not None:
             group = [item, *by_notebook.pop(Path(nb).resolve(), [])]

@@ -20,7 +20,7 @@ def realdata_dir() -> Path:
     if not folder.is_dir():
         reason = (
             f"real-data folder {folder} not found; set COURSE_REALDATA_DIR to the folder that holds "
-            "RGB.byte.tif, corrupt.tif and eraint_uvz.nc"
+            "RGB.byte.tif and eraint_uvz.nc"
         )
         if os.environ.get("COURSE_REQUIRE_REALDATA") == "1":
             pytest.fail(reason + " (COURSE_REQUIRE_REALDATA=1)")

@@ -78,14 +78,16 @@ def _run_and_kill(spec: dict[str, Any], rng: random.Random) -> list[tuple[int, s
             acknowledged.append((int(n), snapshot))
             first.set()
 
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    assert first.wait(60), "the writer made no commit"
-    time.sleep(rng.uniform(0, 0.3))
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    reader.join()
-    process.stdout.close()  # type: ignore[union-attr]
+    try:
+        assert first.wait(60), "the writer made no commit"
+        time.sleep(rng.uniform(0, 0.3))
+    finally:  # the writer never outlives the test, whatever happened
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        reader.join()
+        process.stdout.close()  # type: ignore[union-attr]
     return acknowledged
 
 
@@ -161,11 +163,12 @@ def test_concurrent_committers_lose_no_update(cloud: local_cloud.LocalCloud, wri
         except Exception as err:  # reported below, in the test's thread
             errors.append(err)
 
-    threads = [threading.Thread(target=add_one_three_times) for _ in range(writers)]
+    threads = [threading.Thread(target=add_one_three_times, daemon=True) for _ in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a writer is still trying after 2 minutes"
     assert not errors, errors
     assert conflicts, "the writers never raced: nothing was tested"
     repo = icechunk.Repository.open(storage(spec))

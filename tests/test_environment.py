@@ -80,7 +80,7 @@ def test_newer_releases_are_reported(tmp_path: Path) -> None:
     latest.write_text(f"zarr==99.0.0\nicechunk=={locked['icechunk']}\nbrand-new-package==1.0\n")
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "lockfile.py"), "newer", str(latest)],
                          capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[0] == "2 package(s) newer than uv.lock:", out
+    assert out.splitlines()[0] == "2 package(s) differ from uv.lock:", out
     assert re.search(rf"zarr\s+{re.escape(locked['zarr'])} -> 99\.0\.0", out) and "brand-new-package" in out
     assert "icechunk" not in out
 

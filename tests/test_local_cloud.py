@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -283,9 +282,9 @@ def _other_service(cloud: LocalCloud, service: str, call: str) -> bool:
 def _virtual_hosted_write(cloud: LocalCloud, target: str) -> bool:
     """The learner signs a write to /course-scratch/x.txt, sent with the public stores bucket as Host."""
     headers = {**_signed(cloud.learner, "PUT", f"http://{VHOST}/course-scratch/x.txt", b"x"), "Host": VHOST}
+    refused = _refused(*_raw(cloud.endpoint_url, "PUT", target, headers, b"x"))
     listing = _boto(cloud, cloud.provider).list_objects_v2(Bucket=PUBLIC_STORES_BUCKET).get("Contents", [])
-    written = {o["Key"] for o in listing} & {"course-scratch/x.txt", "x.txt"}
-    return _refused(*_raw(cloud.endpoint_url, "PUT", target, headers, b"x")) and not written
+    return refused and not {o["Key"] for o in listing} & {"course-scratch/x.txt", "x.txt"}  # nothing written
 
 
 def _virtual_hosted_read(cloud: LocalCloud) -> bool:

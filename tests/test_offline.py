@@ -1,6 +1,6 @@
 """The default run makes no connection outside loopback.
 
-Two layers: the Python offline guard (tests/offline_guard) refuses non-loopback sockets and
+Two layers: the Python offline guard (utils/machinery/offline) refuses non-loopback sockets and
 name look-ups in every Python process of the test run, notebook kernels included; and where the
 system allows it, ``./course.sh test`` runs everything in a network namespace whose only
 interface is loopback, which also covers Rust (icechunk, obstore) and C (GDAL) code. No test

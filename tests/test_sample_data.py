@@ -20,7 +20,7 @@ from scipy.io import netcdf_file
 from utils import data
 from utils.machinery import sample_data as sd
 
-pytestmark = pytest.mark.xdist_group("sample_data")  # one full generation per worker is enough
+pytestmark = pytest.mark.xdist_group("sample_data")  # one worker: the full generation is made once
 N_FILES = len(data.GLAD_YEARS) + len(data.oisst_dates()) + 1 + len(data.OCEAN_VARIABLES) * len(data.OCEAN_MONTHS)
 RUN_JOBS = "import json, sys; from utils.machinery import sample_data as sd; print(json.dumps([sd._run(*job) for job in json.loads(sys.argv[1])]))"  # fmt: skip
 

@@ -208,6 +208,7 @@ def served(site: Path):
     server.server_close()
 
 
+@pytest.mark.browser
 def test_site_in_a_browser(site: Path, served: str, browser) -> None:
     shots = ARTIFACTS / "screenshots"
     shutil.rmtree(shots, ignore_errors=True)
